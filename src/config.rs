@@ -1,0 +1,434 @@
+//! jobs.toml (SPEC section 8): the partner, the database, folders, billing settings, role
+//! permissions and the scheduled jobs. Paths are relative to the file's own folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::catalog::Partner;
+use crate::domain::vocabulary::{Action, PartnerType, Role};
+
+/// A configuration problem: the file, and what is wrong and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration {path}: {source} (pass --config FILE or create jobs.toml)")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Everything jobs.toml says, with paths made absolute.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (for messages).
+    pub path: PathBuf,
+    pub partner: Partner,
+    pub database: DatabaseConfig,
+    pub intake: IntakeConfig,
+    pub output_dir: PathBuf,
+    pub billing: BillingConfig,
+    pub permissions: Permissions,
+    pub jobs: Vec<ScheduledJob>,
+    pub serve: ServeConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `[database].url`; `DATABASE_URL` and `--database-url` win over it.
+    pub url: Option<String>,
+    /// Where the embedded cluster lives when no URL is given.
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct IntakeConfig {
+    pub inbox: PathBuf,
+    pub archive: PathBuf,
+    pub failed: PathBuf,
+    /// A file is taken once its size and modification time are this old and unchanged.
+    pub settle_seconds: u64,
+}
+
+/// `[billing]`: invoice periods and the cancellation windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BillingConfig {
+    pub invoice_day: u32,
+    pub cancel_window_monthly_hours: u32,
+    pub cancel_window_annual_days: u32,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        BillingConfig {
+            invoice_day: 1,
+            cancel_window_monthly_hours: 24,
+            cancel_window_annual_days: 14,
+        }
+    }
+}
+
+/// `[permissions]`: the roles allowed per action; an action not listed allows all five roles.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Permissions {
+    pub allowed: BTreeMap<Action, Vec<Role>>,
+}
+
+impl Permissions {
+    /// Whether `role` may request `action`.
+    pub fn permits(&self, action: Action, role: Role) -> bool {
+        self.allowed
+            .get(&action)
+            .is_none_or(|roles| roles.contains(&role))
+    }
+}
+
+/// One `[[jobs]]` entry: a job (or `nightly`) and its cron schedule (with seconds, UTC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledJob {
+    pub name: String,
+    pub schedule: String,
+}
+
+/// `[serve]`: how far back the scheduler catches up missed dates on start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeConfig {
+    pub catch_up_days: u32,
+}
+
+// ------------------------------------------------------------------ the file as written
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    partner: PartnerSection,
+    #[serde(default)]
+    database: DatabaseSection,
+    #[serde(default)]
+    intake: IntakeSection,
+    #[serde(default)]
+    output: OutputSection,
+    #[serde(default)]
+    billing: BillingSection,
+    #[serde(default)]
+    permissions: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    jobs: Vec<JobSection>,
+    #[serde(default)]
+    serve: ServeSection,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartnerSection {
+    id: String,
+    #[serde(rename = "type")]
+    partner_type: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatabaseSection {
+    url: Option<String>,
+    #[serde(default = "default_data_dir")]
+    data_dir: String,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        DatabaseSection {
+            url: None,
+            data_dir: default_data_dir(),
+        }
+    }
+}
+
+fn default_data_dir() -> String {
+    ".subsweep/pgdata".to_string()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct IntakeSection {
+    inbox: String,
+    archive: String,
+    failed: String,
+    settle_seconds: u64,
+}
+
+impl Default for IntakeSection {
+    fn default() -> Self {
+        IntakeSection {
+            inbox: "inbox".into(),
+            archive: "archive".into(),
+            failed: "failed".into(),
+            settle_seconds: 5,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct OutputSection {
+    dir: String,
+}
+
+impl Default for OutputSection {
+    fn default() -> Self {
+        OutputSection { dir: "out".into() }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct BillingSection {
+    invoice_day: u32,
+    cancel_window_monthly_hours: u32,
+    cancel_window_annual_days: u32,
+}
+
+impl Default for BillingSection {
+    fn default() -> Self {
+        let d = BillingConfig::default();
+        BillingSection {
+            invoice_day: d.invoice_day,
+            cancel_window_monthly_hours: d.cancel_window_monthly_hours,
+            cancel_window_annual_days: d.cancel_window_annual_days,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobSection {
+    name: String,
+    schedule: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ServeSection {
+    catch_up_days: u32,
+}
+
+impl Default for ServeSection {
+    fn default() -> Self {
+        ServeSection { catch_up_days: 31 }
+    }
+}
+
+/// Names `[[jobs]]` may use: the six jobs and `nightly`.
+pub const SCHEDULABLE: [&str; 7] = [
+    "ingest-orders",
+    "trial-conversions",
+    "renewals",
+    "suspension-expiry",
+    "apply-orders",
+    "invoices",
+    "nightly",
+];
+
+impl Config {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses configuration text as if read from `path` (paths resolve against its folder).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let file: File =
+            toml::from_str(text).map_err(|e| invalid(e.to_string().trim().to_string()))?;
+        let base = path
+            .parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .unwrap_or(Path::new("."));
+        let base = std::path::absolute(base)
+            .map_err(|e| invalid(format!("cannot resolve its folder: {e}")))?;
+        let resolve = |p: &str| base.join(p);
+
+        let partner_type = file
+            .partner
+            .partner_type
+            .parse::<PartnerType>()
+            .map_err(|e| invalid(format!("[partner] type: {e}")))?;
+        if file.partner.id.trim().is_empty() {
+            return Err(invalid(
+                "[partner] id is empty; set it to the partner id your order files carry".into(),
+            ));
+        }
+        let billing = BillingConfig {
+            invoice_day: file.billing.invoice_day,
+            cancel_window_monthly_hours: file.billing.cancel_window_monthly_hours,
+            cancel_window_annual_days: file.billing.cancel_window_annual_days,
+        };
+        if !(1..=28).contains(&billing.invoice_day) {
+            return Err(invalid(format!(
+                "[billing] invoice_day = {} must be between 1 and 28 so every month has it",
+                billing.invoice_day
+            )));
+        }
+
+        let mut permissions = Permissions::default();
+        for (action, roles) in file.permissions {
+            let action = action
+                .parse::<Action>()
+                .map_err(|e| invalid(format!("[permissions] key {e}")))?;
+            let roles = roles
+                .iter()
+                .map(|r| {
+                    r.parse::<Role>()
+                        .map_err(|e| invalid(format!("[permissions] {action}: role {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            permissions.allowed.insert(action, roles);
+        }
+
+        for job in &file.jobs {
+            if !SCHEDULABLE.contains(&job.name.as_str()) {
+                return Err(invalid(format!(
+                    "[[jobs]] name '{}' is not one of: {}",
+                    job.name,
+                    SCHEDULABLE.join(", ")
+                )));
+            }
+        }
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            partner: Partner {
+                id: file.partner.id,
+                partner_type,
+            },
+            database: DatabaseConfig {
+                url: file.database.url,
+                data_dir: resolve(&file.database.data_dir),
+            },
+            intake: IntakeConfig {
+                inbox: resolve(&file.intake.inbox),
+                archive: resolve(&file.intake.archive),
+                failed: resolve(&file.intake.failed),
+                settle_seconds: file.intake.settle_seconds,
+            },
+            output_dir: resolve(&file.output.dir),
+            billing,
+            permissions,
+            jobs: file
+                .jobs
+                .into_iter()
+                .map(|j| ScheduledJob {
+                    name: j.name,
+                    schedule: j.schedule,
+                })
+                .collect(),
+            serve: ServeConfig {
+                catch_up_days: file.serve.catch_up_days,
+            },
+        })
+    }
+
+    /// `out/reports/<date>/`.
+    pub fn reports_dir(&self, date: chrono::NaiveDate) -> PathBuf {
+        self.output_dir.join("reports").join(date.to_string())
+    }
+
+    /// `out/invoices/<YYYY-MM>/` for an invoice period starting on `period_start`.
+    pub fn invoices_dir(&self, period_start: chrono::NaiveDate) -> PathBuf {
+        self.output_dir
+            .join("invoices")
+            .join(period_start.format("%Y-%m").to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[partner]\nid = \"P-1\"\ntype = \"direct_bill\"\n";
+
+    #[test]
+    fn paths_are_relative_to_the_file_and_defaults_apply() {
+        let config = Config::parse(MINIMAL, Path::new("/srv/subsweep/jobs.toml")).unwrap();
+        assert_eq!(config.intake.inbox, Path::new("/srv/subsweep/inbox"));
+        assert_eq!(
+            config.database.data_dir,
+            Path::new("/srv/subsweep/.subsweep/pgdata")
+        );
+        assert_eq!(config.billing, BillingConfig::default());
+        assert!(
+            config
+                .permissions
+                .permits(Action::Suspend, Role::SalesAgent)
+        );
+    }
+
+    #[test]
+    fn permissions_narrow_an_action_to_the_listed_roles() {
+        let text =
+            format!("{MINIMAL}[permissions]\nsuspend = [\"admin_agent\", \"global_admin\"]\n");
+        let config = Config::parse(&text, Path::new("/x/jobs.toml")).unwrap();
+        assert!(
+            config
+                .permissions
+                .permits(Action::Suspend, Role::GlobalAdmin)
+        );
+        assert!(
+            !config
+                .permissions
+                .permits(Action::Suspend, Role::HelpdeskAgent)
+        );
+        assert!(
+            config
+                .permissions
+                .permits(Action::Cancel, Role::HelpdeskAgent)
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases = [
+            (
+                format!("{MINIMAL}[billing]\ninvoice_day = 31\n"),
+                "invoice_day",
+            ),
+            (
+                format!("{MINIMAL}[permissions]\nsuspend = [\"janitor\"]\n"),
+                "janitor",
+            ),
+            (
+                format!("{MINIMAL}[intake]\ninbox_dir = \"x\"\n"),
+                "inbox_dir",
+            ),
+            (
+                "[partner]\nid = \"P\"\ntype = \"retail\"\n".to_string(),
+                "retail",
+            ),
+            (
+                format!("{MINIMAL}[[jobs]]\nname = \"cleanup\"\nschedule = \"0 0 1 * * *\"\n"),
+                "cleanup",
+            ),
+        ];
+        for (text, needle) in cases {
+            let err = Config::parse(&text, Path::new("/x/jobs.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{err} should mention {needle}");
+        }
+    }
+}

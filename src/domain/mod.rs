@@ -1,0 +1,11 @@
+//! The pure core: calendar, money, catalog, order rows, eligibility, the subscription
+//! lifecycle and billing. Plain values in, plain values out: no database, no files, no clock,
+//! no logging. This is where the money is decided, and where the tests are densest.
+
+pub mod calendar;
+pub mod catalog;
+pub mod money;
+pub mod order;
+pub mod reject;
+pub mod subscription;
+pub mod vocabulary;

@@ -1,0 +1,302 @@
+//! Order rows (SPEC section 3): the columns of an inbox file and the parsing of one row into
+//! an [`OrderEvent`], or a `malformed_row` naming the column.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+use super::vocabulary::{Action, Reason};
+
+/// The columns of an order file, in the order SPEC.md lists them (and rejects.csv repeats).
+pub const COLUMNS: [&str; 13] = [
+    "order_id",
+    "line",
+    "event_time",
+    "action",
+    "customer_id",
+    "requested_by",
+    "partner_id",
+    "offer_id",
+    "quantity",
+    "subscription_id",
+    "base_subscription_id",
+    "auto_renew",
+    "reason",
+];
+
+/// Columns every file must have in its header.
+pub const REQUIRED_COLUMNS: [&str; 7] = [
+    "order_id",
+    "line",
+    "event_time",
+    "action",
+    "customer_id",
+    "requested_by",
+    "partner_id",
+];
+
+/// Position of each column in [`COLUMNS`].
+pub mod col {
+    pub const ORDER_ID: usize = 0;
+    pub const LINE: usize = 1;
+    pub const EVENT_TIME: usize = 2;
+    pub const ACTION: usize = 3;
+    pub const CUSTOMER_ID: usize = 4;
+    pub const REQUESTED_BY: usize = 5;
+    pub const PARTNER_ID: usize = 6;
+    pub const OFFER_ID: usize = 7;
+    pub const QUANTITY: usize = 8;
+    pub const SUBSCRIPTION_ID: usize = 9;
+    pub const BASE_SUBSCRIPTION_ID: usize = 10;
+    pub const AUTO_RENEW: usize = 11;
+    pub const REASON: usize = 12;
+}
+
+/// One order row's values exactly as written, in [`COLUMNS`] order (empty when absent).
+pub type RawRow = [String; 13];
+
+/// A row that parsed: what happened, to what, when and at whose request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderEvent {
+    pub order_id: String,
+    pub line: u32,
+    pub event_time: DateTime<Utc>,
+    pub action: Action,
+    pub customer_id: String,
+    /// The role as written; an unknown role is a business reject (`role_not_permitted`).
+    pub requested_by: String,
+    pub partner_id: String,
+    pub offer_id: Option<String>,
+    pub quantity: Option<Decimal>,
+    pub subscription_id: Option<String>,
+    pub base_subscription_id: Option<String>,
+    pub auto_renew: Option<bool>,
+    pub reason: Option<Reason>,
+}
+
+impl OrderEvent {
+    /// The UTC business date of the event.
+    pub fn event_date(&self) -> NaiveDate {
+        self.event_time.date_naive()
+    }
+
+    /// The subscription this row acts on: `<order_id>-<line>` for a purchase.
+    pub fn target_subscription(&self) -> String {
+        match self.action {
+            Action::Purchase => purchase_subscription_id(&self.order_id, self.line),
+            _ => self.subscription_id.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The id of the subscription a purchase creates.
+pub fn purchase_subscription_id(order_id: &str, line: u32) -> String {
+    format!("{order_id}-{line}")
+}
+
+/// Why a row could not be parsed: the column and what is wrong with its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("column {column}: {message}")]
+pub struct Malformed {
+    pub column: &'static str,
+    pub message: String,
+}
+
+fn malformed(column: usize, message: impl Into<String>) -> Malformed {
+    Malformed {
+        column: COLUMNS[column],
+        message: message.into(),
+    }
+}
+
+/// Parses one row; the first problem found, in column order, is reported.
+pub fn parse_row(raw: &RawRow) -> Result<OrderEvent, Malformed> {
+    let value = |c: usize| -> Option<&str> {
+        let v = raw[c].trim();
+        (!v.is_empty()).then_some(v)
+    };
+    let required = |c: usize| value(c).ok_or_else(|| malformed(c, "is required but empty"));
+
+    let order_id = required(col::ORDER_ID)?.to_string();
+    let line_text = required(col::LINE)?;
+    let line = line_text
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| {
+            malformed(
+                col::LINE,
+                format!("'{line_text}' is not a whole number of at least 1"),
+            )
+        })?;
+    let time_text = required(col::EVENT_TIME)?;
+    let event_time = DateTime::parse_from_rfc3339(time_text)
+        .map_err(|e| {
+            malformed(
+                col::EVENT_TIME,
+                format!("'{time_text}' is not an RFC 3339 time like 2026-03-01T10:15:00Z ({e})"),
+            )
+        })?
+        .with_timezone(&Utc);
+    let action_text = required(col::ACTION)?;
+    let action = action_text
+        .parse::<Action>()
+        .map_err(|e| malformed(col::ACTION, e.to_string()))?;
+    let customer_id = required(col::CUSTOMER_ID)?.to_string();
+    let requested_by = required(col::REQUESTED_BY)?.to_string();
+    let partner_id = required(col::PARTNER_ID)?.to_string();
+
+    let needed_by = |c: usize, needed: bool| -> Result<Option<&str>, Malformed> {
+        match value(c) {
+            None if needed => Err(malformed(c, format!("is required for {action} but empty"))),
+            v => Ok(v),
+        }
+    };
+    let offer_id = needed_by(col::OFFER_ID, action == Action::Purchase)?.map(str::to_string);
+    let quantity = needed_by(
+        col::QUANTITY,
+        matches!(action, Action::ChangeQuantity | Action::Usage),
+    )?
+    .map(|text| {
+        parse_quantity(text).ok_or_else(|| {
+            malformed(
+                col::QUANTITY,
+                format!("'{text}' is not a number of at least 0"),
+            )
+        })
+    })
+    .transpose()?;
+    let subscription_id =
+        needed_by(col::SUBSCRIPTION_ID, action != Action::Purchase)?.map(str::to_string);
+    let base_subscription_id = value(col::BASE_SUBSCRIPTION_ID).map(str::to_string);
+    let auto_renew = needed_by(col::AUTO_RENEW, action == Action::SetAutoRenew)?
+        .map(|text| {
+            parse_bool(text)
+                .ok_or_else(|| malformed(col::AUTO_RENEW, format!("'{text}' is not true or false")))
+        })
+        .transpose()?;
+    let reason = needed_by(col::REASON, action == Action::Suspend)?
+        .map(|text| Reason::from_str(text).map_err(|e| malformed(col::REASON, e.to_string())))
+        .transpose()?;
+
+    Ok(OrderEvent {
+        order_id,
+        line,
+        event_time,
+        action,
+        customer_id,
+        requested_by,
+        partner_id,
+        offer_id,
+        quantity,
+        subscription_id,
+        base_subscription_id,
+        auto_renew,
+        reason,
+    })
+}
+
+/// A plain decimal ≥ 0 (`3`, `12.5`); no exponents, signs or grouping.
+fn parse_quantity(text: &str) -> Option<Decimal> {
+    let plain = text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    plain.then(|| Decimal::from_str(text).ok()).flatten()
+}
+
+/// `true`/`false` in any letter case (spreadsheets write TRUE and FALSE).
+fn parse_bool(text: &str) -> Option<bool> {
+    if text.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if text.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn row(pairs: &[(&str, &str)]) -> RawRow {
+        let mut raw: RawRow = Default::default();
+        for (name, value) in pairs {
+            let i = COLUMNS.iter().position(|c| c == name).unwrap();
+            raw[i] = value.to_string();
+        }
+        raw
+    }
+
+    fn purchase() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("order_id", "O-1"),
+            ("line", "1"),
+            ("event_time", "2026-03-01T10:15:00+01:00"),
+            ("action", "purchase"),
+            ("customer_id", "C-1"),
+            ("requested_by", "admin_agent"),
+            ("partner_id", "P-1"),
+            ("offer_id", "OFF-1"),
+            ("quantity", "3"),
+        ]
+    }
+
+    #[test]
+    fn a_purchase_parses_and_its_time_is_converted_to_utc() {
+        let event = parse_row(&row(&purchase())).unwrap();
+        assert_eq!(event.event_time.to_rfc3339(), "2026-03-01T09:15:00+00:00");
+        assert_eq!(event.quantity, Some(dec!(3)));
+        assert_eq!(event.target_subscription(), "O-1-1");
+    }
+
+    #[test]
+    fn an_impossible_date_is_malformed_in_event_time() {
+        let mut pairs = purchase();
+        pairs[2] = ("event_time", "2026-02-31T10:00:00Z");
+        assert_eq!(parse_row(&row(&pairs)).unwrap_err().column, "event_time");
+    }
+
+    #[test]
+    fn a_negative_or_non_numeric_quantity_is_malformed() {
+        for bad in ["-1", "three", "1e3", "1,5"] {
+            let mut pairs = purchase();
+            pairs[8] = ("quantity", bad);
+            assert_eq!(
+                parse_row(&row(&pairs)).unwrap_err().column,
+                "quantity",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_suspend_needs_a_known_reason_and_a_subscription() {
+        let base = [
+            ("order_id", "O-2"),
+            ("line", "1"),
+            ("event_time", "2026-03-01T10:15:00Z"),
+            ("action", "suspend"),
+            ("customer_id", "C-1"),
+            ("requested_by", "admin_agent"),
+            ("partner_id", "P-1"),
+        ];
+        assert_eq!(
+            parse_row(&row(&base)).unwrap_err().column,
+            "subscription_id"
+        );
+        let mut with_sub = base.to_vec();
+        with_sub.push(("subscription_id", "O-1-1"));
+        assert_eq!(parse_row(&row(&with_sub)).unwrap_err().column, "reason");
+        with_sub.push(("reason", "boredom"));
+        assert_eq!(parse_row(&row(&with_sub)).unwrap_err().column, "reason");
+    }
+
+    #[test]
+    fn line_must_be_a_whole_number_from_one() {
+        for bad in ["0", "1.5", "-2", "x"] {
+            let mut pairs = purchase();
+            pairs[1] = ("line", bad);
+            assert_eq!(parse_row(&row(&pairs)).unwrap_err().column, "line", "{bad}");
+        }
+    }
+}

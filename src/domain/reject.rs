@@ -1,0 +1,87 @@
+//! Reject codes (SPEC sections 3 and 4): stable identifiers finance and other tools rely on.
+
+use std::fmt;
+
+/// Why an order row was not applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RejectCode {
+    MalformedRow,
+    DuplicateLine,
+    UnknownCustomer,
+    UnknownOffer,
+    RoleNotPermitted,
+    OfferNotAvailableViaCsp,
+    OfferNotTransactable,
+    OfferExclusive,
+    CountryNotSupported,
+    SegmentNotEligible,
+    CurrencyMismatch,
+    AddonRequiresBase,
+    UnknownSubscription,
+    AddonPartnerType,
+    AddonNotEligible,
+    BaseNotActive,
+    ReactivateInstead,
+    OnePerCustomer,
+    InvalidQuantity,
+    InvalidTransition,
+    DataExpired,
+}
+
+impl RejectCode {
+    /// The code as written in rejects.csv.
+    pub fn as_str(self) -> &'static str {
+        use RejectCode::*;
+        match self {
+            MalformedRow => "malformed_row",
+            DuplicateLine => "duplicate_line",
+            UnknownCustomer => "unknown_customer",
+            UnknownOffer => "unknown_offer",
+            RoleNotPermitted => "role_not_permitted",
+            OfferNotAvailableViaCsp => "offer_not_available_via_csp",
+            OfferNotTransactable => "offer_not_transactable",
+            OfferExclusive => "offer_exclusive",
+            CountryNotSupported => "country_not_supported",
+            SegmentNotEligible => "segment_not_eligible",
+            CurrencyMismatch => "currency_mismatch",
+            AddonRequiresBase => "addon_requires_base",
+            UnknownSubscription => "unknown_subscription",
+            AddonPartnerType => "addon_partner_type",
+            AddonNotEligible => "addon_not_eligible",
+            BaseNotActive => "base_not_active",
+            ReactivateInstead => "reactivate_instead",
+            OnePerCustomer => "one_per_customer",
+            InvalidQuantity => "invalid_quantity",
+            InvalidTransition => "invalid_transition",
+            DataExpired => "data_expired",
+        }
+    }
+}
+
+impl fmt::Display for RejectCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A rejected row's code and a message saying what was wrong and what would fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub code: RejectCode,
+    pub message: String,
+}
+
+impl Reject {
+    pub fn new(code: RejectCode, message: impl Into<String>) -> Self {
+        Reject {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Reject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}

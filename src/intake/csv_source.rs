@@ -1,0 +1,321 @@
+//! Opening a CSV file the way finance staff write them: UTF-8 with or without BOM, LF or
+//! CRLF, `,` or `;` as the delimiter (sniffed from the header line), quoted fields.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// A problem at a place in a file: line and column when known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}", location(.file, *.line, .column.as_deref()), .message)]
+pub struct FileProblem {
+    pub file: PathBuf,
+    pub line: Option<u64>,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+fn location(file: &Path, line: Option<u64>, column: Option<&str>) -> String {
+    let mut at = format!("{}", file.display());
+    if let Some(line) = line {
+        at.push_str(&format!(" line {line}"));
+    }
+    if let Some(column) = column {
+        at.push_str(&format!(" column {column}"));
+    }
+    at + ": "
+}
+
+impl FileProblem {
+    pub fn file(file: &Path, message: impl Into<String>) -> Self {
+        FileProblem {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn at(file: &Path, line: u64, column: Option<&str>, message: impl Into<String>) -> Self {
+        FileProblem {
+            file: file.to_path_buf(),
+            line: Some(line),
+            column: column.map(str::to_string),
+            message: message.into(),
+        }
+    }
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Sniffs the delimiter from the header line: `;` when it has more `;` than `,` outside
+/// quotes, `,` otherwise.
+pub fn sniff_delimiter(header_line: &[u8]) -> u8 {
+    let (mut commas, mut semicolons, mut quoted) = (0usize, 0usize, false);
+    for &b in header_line {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => commas += 1,
+            b';' if !quoted => semicolons += 1,
+            _ => {}
+        }
+    }
+    if semicolons > commas { b';' } else { b',' }
+}
+
+/// Byte offsets of the newlines the CSV parser has pulled in and not yet accounted for. The
+/// csv crate's own line numbers drift on CRLF files and blank lines, so we count ourselves.
+#[derive(Default)]
+struct Newlines {
+    /// Offsets (from the start of the data after the BOM) of unaccounted newlines, ascending.
+    pending: VecDeque<u64>,
+    /// Newlines before the first pending one.
+    accounted: u64,
+    /// Bytes passed through so far.
+    offset: u64,
+}
+
+/// A reader that records where the newlines are.
+struct CountingReader<R> {
+    inner: R,
+    newlines: Rc<RefCell<Newlines>>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut lines = self.newlines.borrow_mut();
+        let base = lines.offset;
+        for (i, _) in buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n') {
+            lines.pending.push_back(base + i as u64);
+        }
+        lines.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// A streaming CSV reader that knows the physical line each record starts on.
+pub struct CsvReader {
+    reader: csv::Reader<CountingReader<Box<dyn Read>>>,
+    newlines: Rc<RefCell<Newlines>>,
+    /// The sniffed delimiter.
+    pub delimiter: u8,
+}
+
+impl CsvReader {
+    /// Opens `path`, skipping a BOM and sniffing the delimiter from the first line.
+    pub fn open(path: &Path) -> Result<CsvReader, FileProblem> {
+        let file =
+            File::open(path).map_err(|e| FileProblem::file(path, format!("cannot open: {e}")))?;
+        CsvReader::from_reader(Box::new(file))
+            .map_err(|e| FileProblem::file(path, format!("cannot read: {e}")))
+    }
+
+    /// Wraps any byte source (for tests and in-memory data).
+    pub fn from_reader(source: Box<dyn Read>) -> std::io::Result<CsvReader> {
+        let mut buffered = BufReader::with_capacity(1 << 16, source);
+        if buffered.fill_buf()?.starts_with(BOM) {
+            buffered.consume(BOM.len());
+        }
+        let buffer = buffered.fill_buf()?;
+        let first_line = buffer.split(|&b| b == b'\n').next().unwrap_or_default();
+        let delimiter = sniff_delimiter(first_line);
+        let newlines = Rc::new(RefCell::new(Newlines::default()));
+        let counting = CountingReader {
+            inner: Box::new(buffered) as Box<dyn Read>,
+            newlines: newlines.clone(),
+        };
+        let reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(counting);
+        Ok(CsvReader {
+            reader,
+            newlines,
+            delimiter,
+        })
+    }
+
+    /// Reads the next record into `record`; returns the line it starts on, or `None` at the
+    /// end. Blank lines are skipped by the parser and never returned.
+    pub fn next_record(
+        &mut self,
+        record: &mut csv::StringRecord,
+    ) -> Result<Option<u64>, csv::Error> {
+        if !self.reader.read_record(record)? {
+            return Ok(None);
+        }
+        let end = self.reader.position().byte();
+        // The record's last line is the one holding its final byte (its terminator, or the
+        // last byte of the file): one more than the newlines strictly before that byte.
+        let last_byte = end.saturating_sub(1);
+        let mut lines = self.newlines.borrow_mut();
+        while lines.pending.front().is_some_and(|&at| at < last_byte) {
+            lines.pending.pop_front();
+            lines.accounted += 1;
+        }
+        let last_line = lines.accounted + 1;
+        let inside = record.as_slice().bytes().filter(|&b| b == b'\n').count() as u64;
+        Ok(Some(last_line - inside))
+    }
+}
+
+/// The line a reader error happened on, as far as the csv crate knows it.
+pub fn error_line(error: &csv::Error) -> Option<u64> {
+    error.position().map(|p| p.line())
+}
+
+/// A small CSV table (catalog, customers) read whole, with columns looked up by name.
+#[derive(Debug)]
+pub struct Table {
+    pub path: PathBuf,
+    columns: HashMap<String, usize>,
+    pub rows: Vec<(u64, csv::StringRecord)>,
+}
+
+impl Table {
+    /// Reads `path` whole. The header must have every `required` column; any column outside
+    /// `required` and `optional` makes the file fail.
+    pub fn read(
+        path: &Path,
+        required: &[&str],
+        optional: &[&str],
+    ) -> Result<Table, Vec<FileProblem>> {
+        let mut reader = CsvReader::open(path).map_err(|p| vec![p])?;
+        let mut headers = csv::StringRecord::new();
+        match reader.next_record(&mut headers) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return Err(vec![FileProblem::file(
+                    path,
+                    "the file is empty: a header line is required",
+                )]);
+            }
+            Err(e) => {
+                return Err(vec![FileProblem::at(
+                    path,
+                    1,
+                    None,
+                    format!("unreadable header: {e}"),
+                )]);
+            }
+        }
+        let mut problems = Vec::new();
+        let mut columns = HashMap::new();
+        for (i, name) in headers.iter().enumerate() {
+            let name = name.trim();
+            if !required.contains(&name) && !optional.contains(&name) {
+                problems.push(FileProblem::at(path, 1, Some(name), "unknown column"));
+            } else if columns.insert(name.to_string(), i).is_some() {
+                problems.push(FileProblem::at(
+                    path,
+                    1,
+                    Some(name),
+                    "column appears twice in the header",
+                ));
+            }
+        }
+        for name in required {
+            if !columns.contains_key(*name) {
+                problems.push(FileProblem::at(
+                    path,
+                    1,
+                    Some(name),
+                    "required column is missing from the header",
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let mut rows = Vec::new();
+        loop {
+            let mut record = csv::StringRecord::new();
+            match reader.next_record(&mut record) {
+                Ok(None) => break,
+                Ok(Some(_)) if record.iter().all(|f| f.trim().is_empty()) => {}
+                Ok(Some(line)) => rows.push((line, record)),
+                Err(e) => {
+                    let line = error_line(&e).unwrap_or(0);
+                    problems.push(FileProblem::at(path, line, None, e.to_string()));
+                    break;
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(Table {
+                path: path.to_path_buf(),
+                columns,
+                rows,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The trimmed value of column `name` in `record`, or "" when the column or field is absent.
+    pub fn get<'r>(&self, record: &'r csv::StringRecord, name: &str) -> &'r str {
+        self.columns
+            .get(name)
+            .and_then(|&i| record.get(i))
+            .map_or("", str::trim)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delimiter_is_sniffed_outside_quotes() {
+        assert_eq!(sniff_delimiter(b"a;b;c"), b';');
+        assert_eq!(sniff_delimiter(b"a,b,c"), b',');
+        assert_eq!(sniff_delimiter(b"\"x;y;z\",b"), b',');
+    }
+
+    #[test]
+    fn a_bom_and_semicolons_and_crlf_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(
+            &path,
+            b"\xEF\xBB\xBFid;name\r\n1;\"Contoso; Ltd\"\r\n\r\n2;Fabrikam\r\n",
+        )
+        .unwrap();
+        let table = Table::read(&path, &["id", "name"], &[]).unwrap();
+        assert_eq!(table.rows.len(), 2);
+        assert_eq!(table.get(&table.rows[0].1, "name"), "Contoso; Ltd");
+        assert_eq!(table.rows[1].0, 4);
+    }
+
+    #[test]
+    fn line_numbers_are_physical_lines_whatever_the_line_endings() {
+        let lf: &[u8] = b"h,i\n1,x\n\n2,y\n\n\n3,\"a\nb\"\n4,z";
+        let crlf: &[u8] = b"h;i\r\n1;x\r\n\r\n2;y\r\n3;\"a\r\nb\"\r\n4;z\r\n";
+        for (data, expected) in [(lf, vec![1, 2, 4, 7, 9]), (crlf, vec![1, 2, 4, 5, 7])] {
+            let mut reader = CsvReader::from_reader(Box::new(data)).unwrap();
+            let mut record = csv::StringRecord::new();
+            let mut lines = Vec::new();
+            while let Some(line) = reader.next_record(&mut record).unwrap() {
+                lines.push(line);
+            }
+            assert_eq!(lines, expected);
+        }
+    }
+
+    #[test]
+    fn header_problems_are_all_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "id,id,colour\n").unwrap();
+        let problems = Table::read(&path, &["id", "name"], &[]).unwrap_err();
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(text.len(), 3, "{text:?}");
+        assert!(text[0].contains("line 1 column id: column appears twice"));
+    }
+}

@@ -1,0 +1,4 @@
+//! Reading what finance drops in: the catalog and customer files, and the order inbox.
+
+pub mod catalog;
+pub mod csv_source;

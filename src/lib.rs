@@ -1,0 +1,10 @@
+//! subsweep: the nightly back office of a cloud reseller. See ARCHITECTURE.md for the map.
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod intake;
+pub mod jobs;
+pub mod output;
+pub mod store;

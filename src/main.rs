@@ -1,0 +1,193 @@
+//! The subsweep command line: parse, set up logging, call the library, map errors to exit
+//! codes. The only place that reads the clock (to turn "yesterday" into a date).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{NaiveDate, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use subsweep::app::App;
+use subsweep::error::{Error, Exit, Result};
+use subsweep::intake::catalog;
+use subsweep::jobs::JobName;
+use subsweep::output;
+use subsweep::store;
+
+/// subsweep: a cloud reseller's nightly subscription back office over PostgreSQL.
+///
+/// Finance drops order CSV files into the inbox; the nightly jobs ingest them, apply the
+/// purchase and cancellation rules, roll billing periods, convert trials, expire suspended
+/// data and write prorated invoice files. See README.md and SPEC.md.
+#[derive(Parser)]
+#[command(name = "subsweep", version, about, long_about)]
+struct Cli {
+    /// Configuration file; paths in it are relative to its folder.
+    #[arg(long, global = true, default_value = "jobs.toml", value_name = "FILE")]
+    config: PathBuf,
+
+    /// PostgreSQL URL (wins over DATABASE_URL and [database].url). With none of them,
+    /// subsweep runs its own private cluster under [database].data_dir.
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or update the database schema.
+    Migrate,
+    /// Load offers.csv (upserted by offer_id).
+    LoadCatalog { file: PathBuf },
+    /// Load customers.csv (upserted by customer_id).
+    LoadCustomers { file: PathBuf },
+    /// Run one job for one logical date.
+    Run {
+        /// ingest-orders, trial-conversions, renewals, suspension-expiry, apply-orders or invoices.
+        job: JobName,
+        /// Logical date (default: yesterday, UTC).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Run again even if it already succeeded for this date.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the whole day: every job for one logical date, in order.
+    Nightly {
+        /// Logical date (default: yesterday, UTC).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Re-run jobs that already succeeded for this date.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Ingest once, then run every date from A to B in order (resumable).
+    Backfill {
+        #[arg(long, value_name = "A")]
+        from: NaiveDate,
+        #[arg(long, value_name = "B")]
+        to: NaiveDate,
+        /// Print what would run and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Run the [[jobs]] of jobs.toml on their cron schedules until SIGTERM/SIGINT.
+    Serve,
+    /// Recent job runs, what is pending, and the files ingested.
+    Status,
+    /// Print the subscriptions as CSV.
+    Subscriptions {
+        /// Only this customer's subscriptions.
+        #[arg(long, value_name = "ID")]
+        customer: Option<String>,
+        /// Date the current period and term are shown for (default: the last processed date).
+        #[arg(long, value_name = "D")]
+        as_of: Option<NaiveDate>,
+    },
+    /// Embedded database + fixtures, end to end.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Exit::Usage.into()
+            } else {
+                Exit::Done.into()
+            };
+        }
+    };
+    init_logging(cli.log_format);
+    match run(cli) {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("subsweep: {e}");
+            e.exit().into()
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.with_target(false).init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// The CLI edge's one clock read: yesterday in UTC.
+fn yesterday() -> NaiveDate {
+    Utc::now()
+        .date_naive()
+        .pred_opt()
+        .expect("today has a yesterday")
+}
+
+fn run(cli: Cli) -> Result<Exit> {
+    let url = cli.database_url.as_deref();
+    match cli.command {
+        Command::Migrate => {
+            let app = App::open(&cli.config, url)?;
+            let mut conn = store::connect(&app.database.url())?;
+            let ran = store::migrate(&mut conn).map_err(Error::Other)?;
+            println!("{ran} migration(s) applied to {}", app.database.describe());
+            Ok(Exit::Done)
+        }
+        Command::LoadCatalog { file } => {
+            let offers = catalog::read_offers(&file).map_err(file_problems)?;
+            let app = App::open(&cli.config, url)?;
+            let written = store::catalog::upsert_offers(&mut app.connect()?, &offers)?;
+            println!("{written} offer(s) loaded from {}", file.display());
+            Ok(Exit::Done)
+        }
+        Command::LoadCustomers { file } => {
+            let customers = catalog::read_customers(&file).map_err(file_problems)?;
+            let app = App::open(&cli.config, url)?;
+            let written = store::catalog::upsert_customers(&mut app.connect()?, &customers)?;
+            println!("{written} customer(s) loaded from {}", file.display());
+            Ok(Exit::Done)
+        }
+        Command::Subscriptions { customer, as_of } => {
+            let app = App::open(&cli.config, url)?;
+            let mut conn = app.connect()?;
+            let list = store::subscriptions::list(&mut conn, customer.as_deref())?;
+            let as_of = match as_of {
+                Some(d) => d,
+                None => store::clock::processed_through(&mut conn)?.unwrap_or_else(yesterday),
+            };
+            output::subscriptions::write_csv(&mut std::io::stdout().lock(), &list, as_of)?;
+            Ok(Exit::Done)
+        }
+        Command::Run { .. }
+        | Command::Nightly { .. }
+        | Command::Backfill { .. }
+        | Command::Serve
+        | Command::Status
+        | Command::Demo => Err(Error::Other("not implemented yet".into())),
+    }
+}
+
+fn file_problems(problems: Vec<subsweep::intake::csv_source::FileProblem>) -> Error {
+    let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    Error::InputFailed(lines.join("\n"))
+}

@@ -1,0 +1,5 @@
+//! Writing what finance opens: invoice files, daily reports and the subscriptions export.
+
+pub mod atomic;
+pub mod cells;
+pub mod subscriptions;

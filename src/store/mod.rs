@@ -1,0 +1,219 @@
+//! The database shell: connecting (with the embedded default), migrations, the generated
+//! diesel schema and the queries each part of subsweep runs.
+
+pub mod catalog;
+pub mod clock;
+pub mod embedded;
+pub mod schema;
+pub mod subscriptions;
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel::{Connection, PgConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::Config;
+use embedded::{Durability, EmbeddedCluster, EmbeddedError};
+
+/// The migrations, embedded in the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// The database subsweep uses inside its embedded cluster.
+pub const EMBEDDED_DATABASE: &str = "subsweep";
+
+/// Why no usable database connection could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    #[error("database {url} unreachable after {attempts} attempts: {last_error}")]
+    Unreachable {
+        url: String,
+        attempts: u32,
+        last_error: String,
+    },
+    #[error("migrating database {url} failed: {message}")]
+    Migration { url: String, message: String },
+}
+
+/// Where the database is: a URL given by the user, or the embedded cluster.
+#[derive(Debug, Clone)]
+pub enum DatabaseLocation {
+    Url(String),
+    Embedded(EmbeddedCluster),
+}
+
+impl DatabaseLocation {
+    /// `--database-url`, then `DATABASE_URL`, then `[database].url`; with none, the embedded
+    /// cluster under `[database].data_dir` (started if needed).
+    pub fn resolve(config: &Config, cli_url: Option<&str>) -> Result<Self, ConnectError> {
+        let env_url = std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty());
+        if let Some(url) = cli_url
+            .map(str::to_string)
+            .or(env_url)
+            .or_else(|| config.database.url.clone())
+        {
+            return Ok(DatabaseLocation::Url(url));
+        }
+        let cluster =
+            EmbeddedCluster::ensure_running(&config.database.data_dir, Durability::Durable)?;
+        ensure_database(&cluster.url("postgres"), EMBEDDED_DATABASE)?;
+        tracing::info!(
+            data_dir = %cluster.data_dir.display(),
+            "using the embedded PostgreSQL cluster (set DATABASE_URL to use another server)"
+        );
+        Ok(DatabaseLocation::Embedded(cluster))
+    }
+
+    /// The URL of the main database.
+    pub fn url(&self) -> String {
+        match self {
+            DatabaseLocation::Url(url) => url.clone(),
+            DatabaseLocation::Embedded(cluster) => cluster.url(EMBEDDED_DATABASE),
+        }
+    }
+
+    /// A description safe for logs: passwords removed.
+    pub fn describe(&self) -> String {
+        match self {
+            DatabaseLocation::Url(url) => redact(url),
+            DatabaseLocation::Embedded(cluster) => {
+                format!("embedded cluster at {}", cluster.data_dir.display())
+            }
+        }
+    }
+}
+
+/// Connects, retrying with exponential backoff (the number of attempts is
+/// `SUBSWEEP_CONNECT_ATTEMPTS`, default 5: about 15 seconds in all).
+pub fn connect(url: &str) -> Result<PgConnection, ConnectError> {
+    let attempts = std::env::var("SUBSWEEP_CONNECT_ATTEMPTS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(5)
+        .max(1);
+    let mut delay = Duration::from_millis(500);
+    let mut last_error = String::new();
+    for attempt in 1..=attempts {
+        match PgConnection::establish(url) {
+            Ok(conn) => return Ok(conn),
+            Err(e) => {
+                last_error = e.to_string().trim().to_string();
+                if attempt < attempts {
+                    tracing::warn!(attempt, database = %redact(url), error = %last_error, "database unreachable, retrying");
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(8));
+                }
+            }
+        }
+    }
+    Err(ConnectError::Unreachable {
+        url: redact(url),
+        attempts,
+        last_error,
+    })
+}
+
+/// Connects and brings the schema up to date.
+pub fn connect_and_migrate(url: &str) -> Result<PgConnection, ConnectError> {
+    let mut conn = connect(url)?;
+    migrate(&mut conn).map_err(|message| ConnectError::Migration {
+        url: redact(url),
+        message,
+    })?;
+    Ok(conn)
+}
+
+/// Runs pending migrations; returns how many ran.
+pub fn migrate(conn: &mut PgConnection) -> Result<usize, String> {
+    // Serialize concurrent migrators (two processes starting at once).
+    diesel::sql_query("SELECT pg_advisory_lock(7365432101)")
+        .execute(conn)
+        .map_err(|e| e.to_string())?;
+    let result = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map(|v| v.len())
+        .map_err(|e| e.to_string());
+    diesel::sql_query("SELECT pg_advisory_unlock(7365432101)")
+        .execute(conn)
+        .map_err(|e| e.to_string())?;
+    result
+}
+
+/// Creates database `name` through the maintenance URL if it does not exist yet.
+pub fn ensure_database(maintenance_url: &str, name: &str) -> Result<(), ConnectError> {
+    let mut conn = connect(maintenance_url)?;
+    let exists = diesel::select(diesel::dsl::exists(
+        pg_database::table.filter(pg_database::datname.eq(name)),
+    ))
+    .get_result::<bool>(&mut conn)
+    .map_err(|e| unreachable_error(maintenance_url, e))?;
+    if !exists {
+        match diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn) {
+            Ok(_) => {}
+            // Another process created it between our check and our CREATE.
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message().contains("already exists") => {}
+            Err(e) => return Err(unreachable_error(maintenance_url, e)),
+        }
+    }
+    Ok(())
+}
+
+fn unreachable_error(url: &str, e: diesel::result::Error) -> ConnectError {
+    ConnectError::Unreachable {
+        url: redact(url),
+        attempts: 1,
+        last_error: e.to_string(),
+    }
+}
+
+diesel::table! {
+    pg_database (datname) {
+        datname -> Text,
+    }
+}
+
+/// A URL with any password replaced by `***`, for logs and messages.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = &authority[..at];
+    match userinfo.find(':') {
+        Some(colon) => format!(
+            "{}://{}:***{}",
+            &url[..scheme_end],
+            &userinfo[..colon],
+            &rest[at..]
+        ),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_a_message() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(
+            redact("postgres://app:p@ss@db/x"),
+            "postgres://app:***@db/x"
+        );
+    }
+}

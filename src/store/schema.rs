@@ -1,0 +1,223 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    applied_events (event_id) {
+        event_id -> Int8,
+        subscription_id -> Text,
+        family_id -> Text,
+        applied_on -> Date,
+        retention_days -> Nullable<Int4>,
+    }
+}
+
+diesel::table! {
+    charge_lines (line_id) {
+        line_id -> Int8,
+        subscription_id -> Text,
+        customer_id -> Text,
+        charge_type -> Text,
+        start_date -> Date,
+        end_date -> Date,
+        billable_days -> Int4,
+        period_days -> Int4,
+        unit_price -> Numeric,
+        quantity -> Numeric,
+        amount -> Numeric,
+        posted_on -> Date,
+        cause -> Text,
+        corrects_line_id -> Nullable<Int8>,
+        invoice_period_start -> Date,
+    }
+}
+
+diesel::table! {
+    customers (customer_id) {
+        customer_id -> Text,
+        name -> Text,
+        country -> Text,
+        segment -> Text,
+        currency -> Text,
+        account_opened_on -> Date,
+    }
+}
+
+diesel::table! {
+    inbox_files (file_id) {
+        file_id -> Int8,
+        file_name -> Text,
+        sha256 -> Text,
+        logical_date -> Date,
+        outcome -> Text,
+        error -> Nullable<Text>,
+        rows_received -> Int4,
+        rows_staged -> Int4,
+        rows_rejected -> Int4,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    invoice_runs (period_start) {
+        period_start -> Date,
+        period_end -> Date,
+        emitted_on -> Date,
+        invoice_count -> Int4,
+        line_count -> Int4,
+    }
+}
+
+diesel::table! {
+    invoices (invoice_number) {
+        invoice_number -> Text,
+        customer_id -> Text,
+        period_start -> Date,
+        period_end -> Date,
+        line_count -> Int4,
+        total -> Numeric,
+        currency -> Text,
+    }
+}
+
+diesel::table! {
+    job_runs (job, logical_date) {
+        job -> Text,
+        logical_date -> Date,
+        status -> Text,
+        attempt -> Int4,
+        trigger -> Text,
+        started_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+        counts -> Text,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    offers (offer_id) {
+        offer_id -> Text,
+        name -> Text,
+        publisher -> Text,
+        publisher_name -> Text,
+        billing_type -> Text,
+        billing_frequency -> Text,
+        term_months -> Int4,
+        unit_price -> Numeric,
+        currency -> Text,
+        category -> Text,
+        segments -> Array<Text>,
+        one_per_customer -> Bool,
+        trial_days -> Int4,
+        csp_available -> Bool,
+        transactable -> Bool,
+        countries -> Array<Text>,
+        exclusive_partners -> Array<Text>,
+        is_addon -> Bool,
+        base_offers -> Array<Text>,
+        min_quantity -> Nullable<Int4>,
+        max_quantity -> Nullable<Int4>,
+        publisher_setup_url -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    rejected_rows (reject_id) {
+        reject_id -> Int8,
+        processed_on -> Date,
+        file_id -> Int8,
+        source_line -> Int4,
+        event_id -> Nullable<Int8>,
+        error_code -> Text,
+        error_message -> Text,
+        raw -> Array<Text>,
+    }
+}
+
+diesel::table! {
+    staged_events (event_id) {
+        event_id -> Int8,
+        file_id -> Int8,
+        source_line -> Int4,
+        order_id -> Text,
+        line -> Int4,
+        event_time -> Timestamptz,
+        event_date -> Date,
+        action -> Text,
+        customer_id -> Text,
+        requested_by -> Text,
+        partner_id -> Text,
+        offer_id -> Nullable<Text>,
+        quantity -> Nullable<Numeric>,
+        subscription_id -> Nullable<Text>,
+        base_subscription_id -> Nullable<Text>,
+        auto_renew -> Nullable<Bool>,
+        reason -> Nullable<Text>,
+        raw -> Array<Text>,
+    }
+}
+
+diesel::table! {
+    state_clock (singleton) {
+        singleton -> Bool,
+        through_date -> Date,
+        through_step -> Int2,
+    }
+}
+
+diesel::table! {
+    subscriptions (subscription_id) {
+        subscription_id -> Text,
+        family_id -> Text,
+        parent_subscription_id -> Nullable<Text>,
+        customer_id -> Text,
+        offer_id -> Text,
+        order_id -> Text,
+        order_line -> Int4,
+        purchased_at -> Timestamptz,
+        billing_type -> Text,
+        billing_months -> Int2,
+        term_months -> Int2,
+        unit_price -> Numeric,
+        currency -> Text,
+        status -> Text,
+        in_trial -> Bool,
+        quantity -> Nullable<Numeric>,
+        auto_renew -> Bool,
+        cancel_at_term_end -> Bool,
+        cancel_with_base -> Bool,
+        trial_end_date -> Nullable<Date>,
+        paid_start -> Nullable<Date>,
+        anchor_date -> Nullable<Date>,
+        suspended_on -> Nullable<Date>,
+        suspended_with_base -> Bool,
+        data_expires_on -> Nullable<Date>,
+        ended_on -> Nullable<Date>,
+        usage_units -> Numeric,
+        anchor_day -> Nullable<Int2>,
+        anchor_month -> Nullable<Int2>,
+    }
+}
+
+diesel::joinable!(applied_events -> staged_events (event_id));
+diesel::joinable!(charge_lines -> subscriptions (subscription_id));
+diesel::joinable!(invoices -> customers (customer_id));
+diesel::joinable!(invoices -> invoice_runs (period_start));
+diesel::joinable!(rejected_rows -> inbox_files (file_id));
+diesel::joinable!(rejected_rows -> staged_events (event_id));
+diesel::joinable!(staged_events -> inbox_files (file_id));
+diesel::joinable!(subscriptions -> customers (customer_id));
+diesel::joinable!(subscriptions -> offers (offer_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    applied_events,
+    charge_lines,
+    customers,
+    inbox_files,
+    invoice_runs,
+    invoices,
+    job_runs,
+    offers,
+    rejected_rows,
+    staged_events,
+    state_clock,
+    subscriptions,
+);

@@ -1,0 +1,138 @@
+//! Subscriptions: the row mapping and the queries that read and write the state cache.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+
+use super::schema::subscriptions;
+use crate::domain::subscription::{State, Subscription, Terms};
+use crate::domain::vocabulary::BillingFrequency;
+
+/// A subscriptions row (generated columns left out).
+#[derive(Debug, Clone, Insertable, Queryable, Selectable, AsChangeset)]
+#[diesel(table_name = subscriptions, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
+pub struct SubscriptionRow {
+    pub subscription_id: String,
+    pub family_id: String,
+    pub parent_subscription_id: Option<String>,
+    pub customer_id: String,
+    pub offer_id: String,
+    pub order_id: String,
+    pub order_line: i32,
+    pub purchased_at: DateTime<Utc>,
+    pub billing_type: String,
+    pub billing_months: i16,
+    pub term_months: i16,
+    pub unit_price: Decimal,
+    pub currency: String,
+    pub status: String,
+    pub in_trial: bool,
+    pub quantity: Option<Decimal>,
+    pub auto_renew: bool,
+    pub cancel_at_term_end: bool,
+    pub cancel_with_base: bool,
+    pub trial_end_date: Option<NaiveDate>,
+    pub paid_start: Option<NaiveDate>,
+    pub anchor_date: Option<NaiveDate>,
+    pub suspended_on: Option<NaiveDate>,
+    pub suspended_with_base: bool,
+    pub data_expires_on: Option<NaiveDate>,
+    pub ended_on: Option<NaiveDate>,
+    pub usage_units: Decimal,
+}
+
+fn stored<T: std::str::FromStr>(value: &str, what: &str) -> T {
+    value
+        .parse()
+        .unwrap_or_else(|_| panic!("stored {what} '{value}' passed the schema's CHECK"))
+}
+
+impl From<SubscriptionRow> for Subscription {
+    fn from(r: SubscriptionRow) -> Self {
+        Subscription {
+            terms: Terms {
+                billing_type: stored(&r.billing_type, "billing_type"),
+                frequency: BillingFrequency::from_months(r.billing_months as u32)
+                    .expect("billing_months is 1 or 12 by CHECK"),
+                term_months: r.term_months as u32,
+                unit_price: r.unit_price,
+                currency: r.currency,
+            },
+            state: State {
+                status: stored(&r.status, "status"),
+                in_trial: r.in_trial,
+                quantity: r.quantity,
+                auto_renew: r.auto_renew,
+                cancel_at_term_end: r.cancel_at_term_end,
+                cancel_with_base: r.cancel_with_base,
+                trial_end: r.trial_end_date,
+                paid_start: r.paid_start,
+                anchor: r.anchor_date,
+                suspended_on: r.suspended_on,
+                suspended_with_base: r.suspended_with_base,
+                data_expires_on: r.data_expires_on,
+                ended_on: r.ended_on,
+                usage_units: r.usage_units,
+            },
+            id: r.subscription_id,
+            family_id: r.family_id,
+            parent: r.parent_subscription_id,
+            customer_id: r.customer_id,
+            offer_id: r.offer_id,
+            order_id: r.order_id,
+            order_line: u32::try_from(r.order_line).expect("order lines are at least 1 by CHECK"),
+            purchased_at: r.purchased_at,
+        }
+    }
+}
+
+impl From<&Subscription> for SubscriptionRow {
+    fn from(s: &Subscription) -> Self {
+        let st = &s.state;
+        SubscriptionRow {
+            subscription_id: s.id.clone(),
+            family_id: s.family_id.clone(),
+            parent_subscription_id: s.parent.clone(),
+            customer_id: s.customer_id.clone(),
+            offer_id: s.offer_id.clone(),
+            order_id: s.order_id.clone(),
+            order_line: i32::try_from(s.order_line).expect("order lines fit in i32"),
+            purchased_at: s.purchased_at,
+            billing_type: s.terms.billing_type.to_string(),
+            billing_months: s.terms.frequency.months() as i16,
+            term_months: s.terms.term_months as i16,
+            unit_price: s.terms.unit_price,
+            currency: s.terms.currency.clone(),
+            status: st.status.to_string(),
+            in_trial: st.in_trial,
+            quantity: st.quantity,
+            auto_renew: st.auto_renew,
+            cancel_at_term_end: st.cancel_at_term_end,
+            cancel_with_base: st.cancel_with_base,
+            trial_end_date: st.trial_end,
+            paid_start: st.paid_start,
+            anchor_date: st.anchor,
+            suspended_on: st.suspended_on,
+            suspended_with_base: st.suspended_with_base,
+            data_expires_on: st.data_expires_on,
+            ended_on: st.ended_on,
+            usage_units: st.usage_units,
+        }
+    }
+}
+
+/// Every subscription (or one customer's), ordered by id.
+pub fn list(conn: &mut PgConnection, customer: Option<&str>) -> QueryResult<Vec<Subscription>> {
+    let mut query = subscriptions::table
+        .select(SubscriptionRow::as_select())
+        .into_boxed();
+    if let Some(customer) = customer {
+        query = query.filter(subscriptions::customer_id.eq(customer.to_string()));
+    }
+    Ok(query
+        .order(subscriptions::subscription_id)
+        .load(conn)?
+        .into_iter()
+        .map(Subscription::from)
+        .collect())
+}

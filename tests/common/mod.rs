@@ -1,0 +1,253 @@
+//! Test support: every test gets its own fresh database, cloned from a migrated template, on
+//! the server `DATABASE_URL` names or, without it, on a private embedded cluster under
+//! target/. Tests can therefore run in parallel, and pass on a machine with no server running.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use diesel::prelude::*;
+use diesel::{Connection, PgConnection};
+use subsweep::config::Config;
+use subsweep::store::{self, embedded};
+
+/// The server tests run on: (URL of its maintenance database, how to build a URL for a db).
+struct Server {
+    maintenance_url: String,
+}
+
+impl Server {
+    fn url_for(&self, dbname: &str) -> String {
+        replace_dbname(&self.maintenance_url, dbname)
+    }
+}
+
+fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        if let Ok(url) = std::env::var("DATABASE_URL")
+            && !url.trim().is_empty()
+        {
+            return Server {
+                maintenance_url: url,
+            };
+        }
+        let data_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-pgdata");
+        let cluster =
+            embedded::EmbeddedCluster::ensure_running(&data_dir, embedded::Durability::Throwaway)
+                .expect("embedded test cluster starts");
+        Server {
+            maintenance_url: cluster.url("postgres"),
+        }
+    })
+}
+
+/// Replaces the database name in a postgres URL, keeping its query string.
+fn replace_dbname(url: &str, dbname: &str) -> String {
+    let (base, query) = match url.find('?') {
+        Some(q) => (&url[..q], &url[q..]),
+        None => (url, ""),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end);
+    let authority = path_start.map_or(base, |p| &base[..p]);
+    format!("{authority}/{dbname}{query}")
+}
+
+/// Name of the template: changes whenever a migration changes.
+fn template_name() -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut files: Vec<PathBuf> = walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"));
+    files.sort();
+    for file in files {
+        file.file_name().hash(&mut hasher);
+        std::fs::read(&file)
+            .expect("migration readable")
+            .hash(&mut hasher);
+    }
+    format!("subsweep_tpl_{:016x}", hasher.finish())
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("migrations folder") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            out.extend(walk(&path))
+        } else {
+            out.push(path)
+        }
+    }
+    out
+}
+
+diesel::table! {
+    pg_database (datname) {
+        datname -> Text,
+    }
+}
+
+fn database_exists(conn: &mut PgConnection, name: &str) -> bool {
+    diesel::select(diesel::dsl::exists(
+        pg_database::table.filter(pg_database::datname.eq(name)),
+    ))
+    .get_result(conn)
+    .expect("pg_database readable")
+}
+
+/// Creates the migrated template once per server (guarded across processes).
+fn template() -> &'static str {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let server = server();
+        let name = template_name();
+        let mut admin =
+            PgConnection::establish(&server.maintenance_url).expect("test server reachable");
+        diesel::sql_query("SELECT pg_advisory_lock(7365432199)")
+            .execute(&mut admin)
+            .unwrap();
+        if !database_exists(&mut admin, &name) {
+            let building = format!("{name}_building");
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                .execute(&mut admin)
+                .unwrap();
+            diesel::sql_query(format!("CREATE DATABASE {building}"))
+                .execute(&mut admin)
+                .unwrap();
+            {
+                let mut conn = PgConnection::establish(&server.url_for(&building)).unwrap();
+                store::migrate(&mut conn).expect("migrations apply to the template");
+            }
+            diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}"))
+                .execute(&mut admin)
+                .unwrap();
+        }
+        diesel::sql_query("SELECT pg_advisory_unlock(7365432199)")
+            .execute(&mut admin)
+            .unwrap();
+        name
+    })
+}
+
+/// A fresh, migrated database, dropped when the value is dropped.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let server = server();
+        let template = template();
+        let name = format!(
+            "subsweep_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        let mut admin =
+            PgConnection::establish(&server.maintenance_url).expect("test server reachable");
+        // Cloning needs the template to have no other connection: retry briefly if one lingers.
+        let mut attempt = 0;
+        loop {
+            match diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                .execute(&mut admin)
+            {
+                Ok(_) => break,
+                Err(e) if attempt < 50 => {
+                    attempt += 1;
+                    let _ = e;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => panic!("cannot create test database: {e}"),
+            }
+        }
+        TestDb {
+            url: server.url_for(&name),
+            name,
+        }
+    }
+
+    pub fn conn(&self) -> PgConnection {
+        PgConnection::establish(&self.url).expect("test database reachable")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::env::var_os("SUBSWEEP_KEEP_TEST_DB").is_some() {
+            eprintln!("keeping test database {}", self.url);
+            return;
+        }
+        if let Ok(mut admin) = PgConnection::establish(&server().maintenance_url) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
+        }
+    }
+}
+
+/// The partner id the test configuration uses.
+pub const PARTNER: &str = "P-TEST-01";
+
+/// A folder with a jobs.toml (inbox, archive, failed, out inside it) and a fresh database.
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub db: TestDb,
+    pub config: Config,
+}
+
+impl TestEnv {
+    /// The default test configuration: a direct-bill partner, settle time 0.
+    pub fn new() -> TestEnv {
+        TestEnv::with_config("")
+    }
+
+    /// The default configuration plus `extra` TOML (e.g. a `[permissions]` table).
+    pub fn with_config(extra: &str) -> TestEnv {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let text = format!(
+            "[partner]\nid = \"{PARTNER}\"\ntype = \"direct_bill\"\n\n[intake]\nsettle_seconds = 0\n\n{extra}\n"
+        );
+        let path = dir.path().join("jobs.toml");
+        std::fs::write(&path, &text).unwrap();
+        let config = Config::load(&path).expect("test configuration parses");
+        for folder in [
+            &config.intake.inbox,
+            &config.intake.archive,
+            &config.intake.failed,
+            &config.output_dir,
+        ] {
+            std::fs::create_dir_all(folder).unwrap();
+        }
+        TestEnv {
+            dir,
+            db: TestDb::new(),
+            config,
+        }
+    }
+
+    pub fn conn(&self) -> PgConnection {
+        self.db.conn()
+    }
+
+    /// Path of the configuration file (for running the binary with --config).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("jobs.toml")
+    }
+
+    /// Writes a file into the inbox.
+    pub fn drop_file(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.config.intake.inbox.join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+}
