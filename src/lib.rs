@@ -4,6 +4,7 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod failpoint;
 pub mod intake;
 pub mod jobs;
 pub mod output;

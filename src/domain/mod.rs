@@ -4,6 +4,7 @@
 
 pub mod calendar;
 pub mod catalog;
+pub mod invoicing;
 pub mod money;
 pub mod order;
 pub mod reject;

@@ -8,6 +8,13 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use diesel::PgConnection;
 
+pub mod apply_orders;
+pub mod ingest_orders;
+pub mod invoices;
+pub mod renewals;
+pub mod suspension_expiry;
+pub mod trial_conversions;
+
 use crate::config::Config;
 use crate::error::Result;
 
@@ -32,6 +39,12 @@ impl JobName {
         JobName::ApplyOrders,
         JobName::Invoices,
     ];
+
+    /// Whether the runner wraps the job in one transaction with its ledger row. Ingest
+    /// commits file by file instead (each file is taken whole or not at all).
+    pub fn is_one_transaction(self) -> bool {
+        self != JobName::IngestOrders
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
