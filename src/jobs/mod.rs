@@ -91,10 +91,13 @@ impl JobOutcome {
     }
 }
 
-/// What a job needs: the configuration and a connection.
+/// What a job needs: the configuration, a connection, and the wall clock. The wall clock is
+/// only for physical questions (has an inbox file settled?), never for business dates: those
+/// come from the logical date.
 pub struct JobContext<'a> {
     pub config: &'a Config,
     pub conn: &'a mut PgConnection,
+    pub wall_clock: std::time::SystemTime,
 }
 
 /// Runs one job for one logical date (no ledger, no lock: the runner adds those).
