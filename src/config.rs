@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::domain::catalog::Partner;
+pub use crate::domain::policy::Permissions;
+use crate::domain::policy::Policy;
 use crate::domain::vocabulary::{Action, PartnerType, Role};
 
 /// A configuration problem: the file, and what is wrong and how to fix it.
@@ -68,21 +70,6 @@ impl Default for BillingConfig {
             cancel_window_monthly_hours: 24,
             cancel_window_annual_days: 14,
         }
-    }
-}
-
-/// `[permissions]`: the roles allowed per action; an action not listed allows all five roles.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Permissions {
-    pub allowed: BTreeMap<Action, Vec<Role>>,
-}
-
-impl Permissions {
-    /// Whether `role` may request `action`.
-    pub fn permits(&self, action: Action, role: Role) -> bool {
-        self.allowed
-            .get(&action)
-            .is_none_or(|roles| roles.contains(&role))
     }
 }
 
@@ -341,6 +328,20 @@ impl Config {
                 catch_up_days: file.serve.catch_up_days,
             },
         })
+    }
+
+    /// The rules' view of the partner settings.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            partner: self.partner.clone(),
+            permissions: self.permissions.clone(),
+            cancel_window_monthly: chrono::Duration::hours(i64::from(
+                self.billing.cancel_window_monthly_hours,
+            )),
+            cancel_window_annual: chrono::Duration::days(i64::from(
+                self.billing.cancel_window_annual_days,
+            )),
+        }
     }
 
     /// `out/reports/<date>/`.

@@ -98,6 +98,7 @@ CREATE TABLE subscriptions (
     term_months            SMALLINT NOT NULL CHECK (term_months IN (1, 12, 36)),
     unit_price             NUMERIC NOT NULL,
     currency               TEXT NOT NULL,
+    trial_days             INTEGER NOT NULL,
     -- state
     status                 TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'cancelled', 'expired', 'deleted')),
     in_trial               BOOLEAN NOT NULL,

@@ -17,6 +17,8 @@ pub struct Terms {
     pub term_months: u32,
     pub unit_price: Decimal,
     pub currency: String,
+    /// Free days before the paid start (0: none). Add-ons and usage offers never have their own.
+    pub trial_days: u32,
 }
 
 /// One subscription and its current state.

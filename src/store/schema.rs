@@ -178,6 +178,7 @@ diesel::table! {
         term_months -> Int2,
         unit_price -> Numeric,
         currency -> Text,
+        trial_days -> Int4,
         status -> Text,
         in_trial -> Bool,
         quantity -> Nullable<Numeric>,

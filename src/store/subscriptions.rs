@@ -25,6 +25,7 @@ pub struct SubscriptionRow {
     pub term_months: i16,
     pub unit_price: Decimal,
     pub currency: String,
+    pub trial_days: i32,
     pub status: String,
     pub in_trial: bool,
     pub quantity: Option<Decimal>,
@@ -57,6 +58,7 @@ impl From<SubscriptionRow> for Subscription {
                 term_months: r.term_months as u32,
                 unit_price: r.unit_price,
                 currency: r.currency,
+                trial_days: u32::try_from(r.trial_days).expect("trial days are never negative"),
             },
             state: State {
                 status: stored(&r.status, "status"),
@@ -103,6 +105,7 @@ impl From<&Subscription> for SubscriptionRow {
             term_months: s.terms.term_months as i16,
             unit_price: s.terms.unit_price,
             currency: s.terms.currency.clone(),
+            trial_days: i32::try_from(s.terms.trial_days).expect("trial days are small"),
             status: st.status.to_string(),
             in_trial: st.in_trial,
             quantity: st.quantity,

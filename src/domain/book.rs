@@ -1,0 +1,499 @@
+//! A day's order events applied to a set of subscription families: the whole of apply-orders'
+//! business logic, as a pure value. The shell loads the families the events touch (and those
+//! the rules must look at), applies the events through a `Book`, and writes back what changed;
+//! tests run whole months through one `Book` holding everything.
+//!
+//! An event is applied on the fast path when it comes in order: dated on the day being run,
+//! after everything its family has seen, with the state clock right before that day's orders.
+//! Otherwise its family takes the full path: its history is replayed with the event in place
+//! (`replay::admit`) and the difference from what was posted is posted (`posting::postings`),
+//! so a late event is billed as if it had been applied on its own date.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::catalog::{Customer, Offer};
+use super::charges::ChargeLine;
+use super::eligibility::Holdings;
+use super::lifecycle::{Checks, EventFacts, Family, FamilyEvent, Moment, Step, retention_days};
+use super::policy::Policy;
+use super::posting::{PostedLine, Posting, ledger_from_posted, postings};
+use super::reject::Reject;
+use super::replay::{ReplayEvent, admit};
+use super::subscription::Subscription;
+use super::vocabulary::{Action, Status};
+
+/// What a family's full path needs: its accepted events and its posted lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    pub events: Vec<FamilyEvent>,
+    pub posted: Vec<PostedLine>,
+}
+
+/// An event the rules accepted, with what the history must remember of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub event: FamilyEvent,
+    pub subscription_id: String,
+    pub family_id: String,
+}
+
+/// What applying a day's events produced.
+#[derive(Debug, Clone, Default)]
+pub struct DayOutcome {
+    /// Lines to post, in the order made.
+    pub postings: Vec<Posting>,
+    pub accepted: Vec<Accepted>,
+    pub rejected: Vec<(FamilyEvent, Reject)>,
+    /// Families whose state changed (to write back).
+    pub changed: BTreeSet<String>,
+}
+
+/// Subscription families and the context the rules read, for one run.
+#[derive(Debug, Clone)]
+pub struct Book {
+    policy: Policy,
+    offers: HashMap<String, Offer>,
+    customers: HashMap<String, Customer>,
+    families: BTreeMap<String, Family>,
+    /// Which family each subscription belongs to.
+    owner: HashMap<String, String>,
+    /// Event time of the last event each family applied.
+    last_applied: HashMap<String, DateTime<Utc>>,
+    histories: HashMap<String, History>,
+    /// Where the subscription state stands (the state clock).
+    clock: Option<Moment>,
+    next_line_id: i64,
+}
+
+impl Book {
+    /// An empty book. `clock` is where the stored state stands (None: nothing ran yet).
+    pub fn new(
+        policy: Policy,
+        offers: Vec<Offer>,
+        customers: Vec<Customer>,
+        clock: Option<Moment>,
+    ) -> Book {
+        Book {
+            policy,
+            offers: offers
+                .into_iter()
+                .map(|o| (o.offer_id.clone(), o))
+                .collect(),
+            customers: customers
+                .into_iter()
+                .map(|c| (c.customer_id.clone(), c))
+                .collect(),
+            families: BTreeMap::new(),
+            owner: HashMap::new(),
+            last_applied: HashMap::new(),
+            histories: HashMap::new(),
+            clock,
+            next_line_id: 1,
+        }
+    }
+
+    /// Adds a loaded family: its state, its posted lines (for the ledger), the time of the last
+    /// event it applied, and — when it will take the full path — its history.
+    pub fn insert_family(
+        &mut self,
+        mut family: Family,
+        posted: &[PostedLine],
+        last_applied: Option<DateTime<Utc>>,
+        history: Option<History>,
+    ) {
+        family.ledger = ledger_from_posted(posted);
+        for member in &family.members {
+            self.owner.insert(member.id.clone(), family.id.clone());
+        }
+        if let Some(t) = last_applied {
+            self.last_applied.insert(family.id.clone(), t);
+        }
+        if let Some(history) = history {
+            self.next_line_id = self.next_line_id.max(
+                history
+                    .posted
+                    .iter()
+                    .map(|p| p.line_id + 1)
+                    .max()
+                    .unwrap_or(1),
+            );
+            self.histories.insert(family.id.clone(), history);
+        }
+        self.families.insert(family.id.clone(), family);
+    }
+
+    /// Keeps the history of every family from now on (for a book that holds everything, as in
+    /// tests): families created by purchases get one too.
+    pub fn keep_histories(&mut self) {
+        for id in self.families.keys() {
+            self.histories.entry(id.clone()).or_default();
+        }
+        self.histories.entry(String::new()).or_default();
+    }
+
+    fn keeps_histories(&self) -> bool {
+        self.histories.contains_key("")
+    }
+
+    pub fn families(&self) -> impl Iterator<Item = &Family> {
+        self.families.values()
+    }
+
+    pub fn family(&self, id: &str) -> Option<&Family> {
+        self.families.get(id)
+    }
+
+    /// A subscription wherever it is.
+    pub fn subscription(&self, id: &str) -> Option<&Subscription> {
+        self.owner
+            .get(id)
+            .and_then(|f| self.families.get(f))
+            .and_then(|f| f.member(id))
+    }
+
+    pub fn history(&self, family_id: &str) -> Option<&History> {
+        self.histories.get(family_id)
+    }
+
+    pub fn clock(&self) -> Option<Moment> {
+        self.clock
+    }
+
+    /// The family an event acts on: the named subscription's (the base's for an add-on
+    /// purchase), or for a base purchase the new family it starts. An unknown subscription
+    /// routes to an empty family of its own name, where the rules reject it.
+    pub fn route(&self, event: &FamilyEvent) -> String {
+        let order = &event.order;
+        let named = match order.action {
+            Action::Purchase => order
+                .base_subscription_id
+                .as_deref()
+                .filter(|_| self.is_addon_purchase(order)),
+            _ => order.subscription_id.as_deref(),
+        };
+        match named.and_then(|id| self.owner.get(id)) {
+            Some(family) => family.clone(),
+            None => named.map_or_else(|| event.target(), |id| format!("?{id}")),
+        }
+    }
+
+    fn is_addon_purchase(&self, order: &super::order::OrderEvent) -> bool {
+        order
+            .offer_id
+            .as_deref()
+            .and_then(|o| self.offers.get(o))
+            .is_some_and(|o| o.is_addon)
+    }
+
+    /// Whether `event`, run on `date`, can take the fast path in its family.
+    pub fn in_order(&self, event: &FamilyEvent, date: NaiveDate, family_id: &str) -> bool {
+        let clock_ready = self
+            .clock
+            .is_none_or(|c| c == Moment::new(date, Step::SuspensionExpiry));
+        clock_ready
+            && event.order.event_date() == date
+            && self
+                .last_applied
+                .get(family_id)
+                .is_none_or(|t| *t <= event.order.event_time)
+    }
+
+    /// Applies the transitions of one step at the start of `date` to every family, posting on
+    /// `date` (for a book that holds everything; the transition jobs do this in the shell).
+    pub fn start_of_day(&mut self, date: NaiveDate, step: Step) -> Vec<ChargeLine> {
+        let mut made = Vec::new();
+        for (id, family) in self.families.iter_mut() {
+            let lines = family.start_of_day(date, step);
+            if let Some(history) = self.histories.get_mut(id) {
+                for line in &lines {
+                    history.posted.push(PostedLine {
+                        line_id: self.next_line_id,
+                        line: line.clone(),
+                        corrects: None,
+                    });
+                    self.next_line_id += 1;
+                }
+            }
+            made.extend(lines);
+        }
+        self.clock = Some(Moment::new(date, step));
+        made
+    }
+
+    /// Applies the order events to run on `date` (any order: they are sorted), posting on
+    /// `date`. Families with an event out of order must have been inserted with their history.
+    pub fn apply_events(&mut self, date: NaiveDate, events: Vec<FamilyEvent>) -> DayOutcome {
+        let mut outcome = DayOutcome::default();
+        let mut events = events;
+        events.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        let through = match self.clock {
+            Some(c) if c > Moment::new(date, Step::Orders) => c,
+            _ => Moment::new(date, Step::Orders),
+        };
+
+        let mut full_path: BTreeMap<String, Vec<FamilyEvent>> = BTreeMap::new();
+        let mut fast: Vec<(String, FamilyEvent)> = Vec::new();
+        for event in events {
+            let family = self.route(&event);
+            if full_path.contains_key(&family) || !self.in_order(&event, date, &family) {
+                full_path.entry(family).or_default().push(event);
+            } else {
+                fast.push((family, event));
+            }
+        }
+        // A family with any late event takes the full path for all of its events of the run.
+        let (late_fast, fast): (Vec<_>, Vec<_>) = fast
+            .into_iter()
+            .partition(|(f, _)| full_path.contains_key(f));
+        for (family, event) in late_fast {
+            full_path.entry(family).or_default().push(event);
+        }
+
+        for (family_id, new_events) in full_path {
+            self.apply_full_path(&family_id, new_events, date, through, &mut outcome);
+        }
+        for (family_id, event) in fast {
+            self.apply_in_order(&family_id, event, &mut outcome);
+        }
+        if self
+            .clock
+            .is_none_or(|c| c < Moment::new(date, Step::Orders))
+        {
+            self.clock = Some(Moment::new(date, Step::Orders));
+        }
+        outcome
+    }
+
+    /// The fast path: the event meets the family's current state.
+    fn apply_in_order(
+        &mut self,
+        family_id: &str,
+        mut event: FamilyEvent,
+        outcome: &mut DayOutcome,
+    ) {
+        event.retention_days = self.resolve_retention(&event);
+        let holdings = self.purchase_holdings(&event);
+        let offer_id = self.offer_of(&event);
+        let mut family = self
+            .families
+            .remove(family_id)
+            .unwrap_or_else(|| Family::empty(family_id));
+        let facts = EventFacts {
+            customer: self.customers.get(&event.order.customer_id),
+            offer: offer_id.as_deref().and_then(|o| self.offers.get(o)),
+            holdings,
+        };
+        let result = family.apply(&event, Checks::Full(facts), &self.policy);
+        if !family.members.is_empty() {
+            self.families.insert(family_id.to_string(), family);
+        }
+        match result {
+            Ok(lines) => {
+                if event.order.action == Action::Purchase {
+                    self.owner.insert(event.target(), family_id.to_string());
+                }
+                self.last_applied
+                    .insert(family_id.to_string(), event.order.event_time);
+                if self.keeps_histories() || self.histories.contains_key(family_id) {
+                    let history = self.histories.entry(family_id.to_string()).or_default();
+                    history.events.push(event.clone());
+                    for line in &lines {
+                        history.posted.push(PostedLine {
+                            line_id: self.next_line_id,
+                            line: line.clone(),
+                            corrects: None,
+                        });
+                        self.next_line_id += 1;
+                    }
+                }
+                outcome.postings.extend(lines.into_iter().map(Posting::New));
+                outcome.accepted.push(Accepted {
+                    subscription_id: event.target(),
+                    family_id: family_id.to_string(),
+                    event,
+                });
+                outcome.changed.insert(family_id.to_string());
+            }
+            Err(reject) => outcome.rejected.push((event, reject)),
+        }
+    }
+
+    /// The full path: replay the family's history with the new events in place, then post the
+    /// difference from what was posted.
+    fn apply_full_path(
+        &mut self,
+        family_id: &str,
+        mut new_events: Vec<FamilyEvent>,
+        date: NaiveDate,
+        through: Moment,
+        outcome: &mut DayOutcome,
+    ) {
+        for event in &mut new_events {
+            event.retention_days = self.resolve_retention(event);
+        }
+        let history = self.histories.get(family_id).cloned().unwrap_or_default();
+        let current = self.families.get(family_id).cloned();
+        let seeds: Vec<Subscription> = current
+            .as_ref()
+            .map(|f| f.members.clone())
+            .unwrap_or_default();
+        let accepted: Vec<ReplayEvent<'_>> = history
+            .events
+            .iter()
+            .map(|event| ReplayEvent {
+                event,
+                checks: Checks::Replay {
+                    seed: seeds.iter().find(|s| s.id == event.target()),
+                },
+            })
+            .collect();
+        let fresh: Vec<ReplayEvent<'_>> = new_events
+            .iter()
+            .map(|event| ReplayEvent {
+                event,
+                checks: Checks::Full(self.facts(event)),
+            })
+            .collect();
+        let admission = admit(family_id, &accepted, &fresh, through, &self.policy);
+
+        let made = postings(&admission.lines, &history.posted, date);
+        let mut family = admission.family;
+        let mut posted = history.posted.clone();
+        for posting in &made {
+            let (line, corrects) = match posting {
+                Posting::New(line) => (line.clone(), None),
+                Posting::Offset { corrects, line } => (line.clone(), Some(*corrects)),
+            };
+            posted.push(PostedLine {
+                line_id: self.next_line_id,
+                line,
+                corrects,
+            });
+            self.next_line_id += 1;
+        }
+        family.ledger = ledger_from_posted(&posted);
+        for member in &family.members {
+            self.owner.insert(member.id.clone(), family_id.to_string());
+        }
+
+        let mut events = history.events;
+        for (event, verdict) in new_events.into_iter().zip(admission.verdicts) {
+            match verdict {
+                Ok(()) => {
+                    let t = event.order.event_time;
+                    let last = self.last_applied.entry(family_id.to_string()).or_insert(t);
+                    *last = (*last).max(t);
+                    events.push(event.clone());
+                    outcome.accepted.push(Accepted {
+                        subscription_id: event.target(),
+                        family_id: family_id.to_string(),
+                        event,
+                    });
+                }
+                Err(reject) => outcome.rejected.push((event, reject)),
+            }
+        }
+        if !family.members.is_empty() || current.is_some() {
+            self.families.insert(family_id.to_string(), family);
+            outcome.changed.insert(family_id.to_string());
+        }
+        if self.keeps_histories() || self.histories.contains_key(family_id) {
+            self.histories
+                .insert(family_id.to_string(), History { events, posted });
+        }
+        outcome.postings.extend(made);
+    }
+
+    /// The offer a row is checked against: the one bought, or the subscription's.
+    fn offer_of(&self, event: &FamilyEvent) -> Option<String> {
+        match event.order.action {
+            Action::Purchase => event.order.offer_id.clone(),
+            _ => self
+                .subscription(&event.target())
+                .map(|s| s.offer_id.clone()),
+        }
+    }
+
+    /// For a purchase of a one-per-customer offer, the customer's live subscriptions of it.
+    fn purchase_holdings(&self, event: &FamilyEvent) -> Holdings {
+        let order = &event.order;
+        match order.offer_id.as_deref().and_then(|o| self.offers.get(o)) {
+            Some(offer) if order.action == Action::Purchase && offer.one_per_customer => {
+                self.holdings(&order.customer_id, &offer.offer_id)
+            }
+            _ => Holdings::default(),
+        }
+    }
+
+    /// The catalog and customer facts a new row is checked against.
+    fn facts(&self, event: &FamilyEvent) -> EventFacts<'_> {
+        let offer_id = self.offer_of(event);
+        EventFacts {
+            customer: self.customers.get(&event.order.customer_id),
+            offer: offer_id.as_deref().and_then(|o| self.offers.get(o)),
+            holdings: self.purchase_holdings(event),
+        }
+    }
+
+    /// The customer's live subscriptions of an offer.
+    pub fn holdings(&self, customer_id: &str, offer_id: &str) -> Holdings {
+        let mut holdings = Holdings::default();
+        for sub in self
+            .customer_subscriptions(customer_id)
+            .filter(|s| s.offer_id == offer_id)
+        {
+            match sub.state.status {
+                Status::Active => holdings.active = true,
+                Status::Suspended => holdings.suspended = true,
+                _ => {}
+            }
+        }
+        holdings
+    }
+
+    fn customer_subscriptions<'a>(
+        &'a self,
+        customer_id: &'a str,
+    ) -> impl Iterator<Item = &'a Subscription> + 'a {
+        self.families
+            .values()
+            .flat_map(|f| f.members.iter())
+            .filter(move |s| s.customer_id == customer_id)
+    }
+
+    /// A suspension's retention days: from the customer's account opening to the earliest paid
+    /// start (planned, for a trial) of the subscriptions the customer held when suspending.
+    fn resolve_retention(&self, event: &FamilyEvent) -> Option<u32> {
+        if event.order.action != Action::Suspend {
+            return None;
+        }
+        if event.retention_days.is_some() {
+            return event.retention_days;
+        }
+        let customer = self.customers.get(&event.order.customer_id)?;
+        let first_paid_start = first_paid_start(
+            self.customer_subscriptions(&customer.customer_id),
+            event.order.event_time,
+        );
+        Some(retention_days(customer.account_opened_on, first_paid_start))
+    }
+}
+
+/// The start of a customer's first billing period as known at `at`: the earliest paid start
+/// (planned, for a trial) among the subscriptions bought by then, leaving out those that ended
+/// before their paid start.
+pub fn first_paid_start<'a>(
+    subscriptions: impl Iterator<Item = &'a Subscription>,
+    at: DateTime<Utc>,
+) -> Option<NaiveDate> {
+    subscriptions
+        .filter(|s| s.purchased_at <= at)
+        .filter_map(|s| {
+            let planned = s.planned_paid_start()?;
+            let ended_unpaid = s.state.paid_start.is_none() && s.state.status.is_ended();
+            (!ended_unpaid).then_some(planned)
+        })
+        .min()
+}

@@ -1,0 +1,1048 @@
+//! The subscription state machine (SPEC sections 4, 5 and 6): order events and the calendar
+//! move a family — a base subscription and its add-ons — from state to state, and every move
+//! says which charge lines it makes. A family is the unit because add-ons follow their base:
+//! its calendar, its trial, its suspension, cancellation, expiry and deletion.
+
+use chrono::{Duration, NaiveDate};
+use rust_decimal::Decimal;
+
+use super::calendar::DateRange;
+use super::catalog::{Customer, Offer};
+use super::charges::{ChargeLine, ChargeType, Ledger, Sign};
+use super::eligibility::{self, Holdings, PurchaseFacts, role_message, seats_message};
+use super::money::round_amount;
+use super::order::OrderEvent;
+use super::policy::Policy;
+use super::reject::{Reject, RejectCode};
+use super::subscription::{State, Subscription, Terms};
+use super::vocabulary::{Action, BillingType, Status};
+
+/// The transitions that take effect at the start of a day, in the order they run, followed by
+/// the day's order events (SPEC section 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    TrialConversions = 1,
+    Renewals = 2,
+    SuspensionExpiry = 3,
+    Orders = 4,
+}
+
+impl Step {
+    pub const ALL: [Step; 4] = [
+        Step::TrialConversions,
+        Step::Renewals,
+        Step::SuspensionExpiry,
+        Step::Orders,
+    ];
+
+    /// The step number stored in the state clock.
+    pub fn number(self) -> i16 {
+        self as i16
+    }
+
+    pub fn from_number(n: i16) -> Option<Step> {
+        Step::ALL.into_iter().find(|s| s.number() == n)
+    }
+}
+
+/// A point in business time: a date and how far through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Moment {
+    pub date: NaiveDate,
+    pub step: Step,
+}
+
+impl Moment {
+    pub fn new(date: NaiveDate, step: Step) -> Moment {
+        Moment { date, step }
+    }
+
+    /// The moment right after this one.
+    pub fn next(self) -> Moment {
+        match self.step {
+            Step::TrialConversions => Moment::new(self.date, Step::Renewals),
+            Step::Renewals => Moment::new(self.date, Step::SuspensionExpiry),
+            Step::SuspensionExpiry => Moment::new(self.date, Step::Orders),
+            Step::Orders => Moment::new(
+                self.date
+                    .succ_opt()
+                    .expect("dates stay inside chrono's range"),
+                Step::TrialConversions,
+            ),
+        }
+    }
+}
+
+/// An order event routed to the family it acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyEvent {
+    /// The staged event's id (identity across runs).
+    pub event_id: i64,
+    pub order: OrderEvent,
+    /// For a suspension: the customer's retention days, resolved when the row was accepted.
+    pub retention_days: Option<u32>,
+}
+
+impl FamilyEvent {
+    /// The cause recorded on the lines this event makes.
+    pub fn cause(&self) -> String {
+        format!("order:{}:{}", self.order.order_id, self.order.line)
+    }
+
+    /// The subscription the event acts on (the one a purchase creates).
+    pub fn target(&self) -> String {
+        self.order.target_subscription()
+    }
+
+    /// Events of a day apply in (event time, order_id, line) order.
+    pub fn sort_key(&self) -> (chrono::DateTime<chrono::Utc>, &str, u32) {
+        (self.order.event_time, &self.order.order_id, self.order.line)
+    }
+}
+
+/// What a new row is checked against besides the family's own state.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventFacts<'a> {
+    pub customer: Option<&'a Customer>,
+    /// The offer bought (purchase) or the subscription's offer (other actions).
+    pub offer: Option<&'a Offer>,
+    /// The customer's live subscriptions of the offer bought.
+    pub holdings: Holdings,
+}
+
+/// How much of the rules an event goes through.
+#[derive(Debug, Clone, Copy)]
+pub enum Checks<'a> {
+    /// A new row: every rule.
+    Full(EventFacts<'a>),
+    /// A row accepted earlier and replayed: only whether it still makes sense in the state it
+    /// meets (catalog and role rules were checked when it was accepted). A purchase brings the
+    /// subscription it created.
+    Replay { seed: Option<&'a Subscription> },
+}
+
+/// A base subscription and its add-ons, with what has been charged to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Family {
+    /// The base subscription's id.
+    pub id: String,
+    /// The base first, then its add-ons in purchase order.
+    pub members: Vec<Subscription>,
+    pub ledger: Ledger,
+}
+
+fn reject<T>(code: RejectCode, message: String) -> Result<T, Reject> {
+    Err(Reject::new(code, message))
+}
+
+fn next_day(date: NaiveDate) -> NaiveDate {
+    date.succ_opt().expect("dates stay inside chrono's range")
+}
+
+fn previous_day(date: NaiveDate) -> NaiveDate {
+    date.pred_opt().expect("dates stay inside chrono's range")
+}
+
+/// Retention days of a suspended subscription's data: 90 plus the days from the account's
+/// opening to the customer's first billing period, at most 120 (a negative gap counts as 0).
+pub fn retention_days(account_opened_on: NaiveDate, first_paid_start: Option<NaiveDate>) -> u32 {
+    let gap = first_paid_start.map_or(0, |start| (start - account_opened_on).num_days().max(0));
+    u32::try_from((90 + gap).min(120)).expect("between 90 and 120")
+}
+
+impl Subscription {
+    /// The subscription a purchase creates, with its terms copied from the catalog (an add-on
+    /// takes its base's billing frequency and term; add-ons and metered offers have no trial
+    /// of their own). Its state is set when the purchase is applied.
+    pub fn bought(event: &OrderEvent, offer: &Offer, base: Option<&Subscription>) -> Subscription {
+        let id = event.target_subscription();
+        let (frequency, term_months) = match base {
+            Some(base) => (base.terms.frequency, base.terms.term_months),
+            None => (offer.billing_frequency, offer.term_months),
+        };
+        let trial_days = if base.is_some() || offer.billing_type == BillingType::Usage {
+            0
+        } else {
+            offer.trial_days
+        };
+        Subscription {
+            family_id: base.map_or_else(|| id.clone(), |b| b.family_id.clone()),
+            parent: base.map(|b| b.id.clone()),
+            customer_id: event.customer_id.clone(),
+            offer_id: offer.offer_id.clone(),
+            order_id: event.order_id.clone(),
+            order_line: event.line,
+            purchased_at: event.event_time,
+            terms: Terms {
+                billing_type: offer.billing_type,
+                frequency,
+                term_months,
+                unit_price: offer.unit_price,
+                currency: offer.currency.clone(),
+                trial_days,
+            },
+            state: State::initial(event.quantity),
+            id,
+        }
+    }
+}
+
+impl State {
+    /// A subscription's state before its purchase is applied.
+    fn initial(quantity: Option<Decimal>) -> State {
+        State {
+            status: Status::Active,
+            in_trial: false,
+            quantity,
+            auto_renew: true,
+            cancel_at_term_end: false,
+            cancel_with_base: false,
+            trial_end: None,
+            paid_start: None,
+            anchor: None,
+            suspended_on: None,
+            suspended_with_base: false,
+            data_expires_on: None,
+            ended_on: None,
+            usage_units: Decimal::ZERO,
+        }
+    }
+
+    fn is_live(&self) -> bool {
+        !self.status.is_ended()
+    }
+}
+
+impl Family {
+    /// A family with no subscription yet (a base purchase fills it).
+    pub fn empty(id: impl Into<String>) -> Family {
+        Family {
+            id: id.into(),
+            members: Vec::new(),
+            ledger: Ledger::default(),
+        }
+    }
+
+    /// The base subscription, once bought.
+    pub fn base(&self) -> Option<&Subscription> {
+        self.members.first()
+    }
+
+    /// A member by id.
+    pub fn member(&self, id: &str) -> Option<&Subscription> {
+        self.members.iter().find(|m| m.id == id)
+    }
+
+    fn index_of(&self, id: &str) -> Option<usize> {
+        self.members.iter().position(|m| m.id == id)
+    }
+
+    /// Indexes of the base's add-ons.
+    fn addon_indexes(&self) -> Vec<usize> {
+        (1..self.members.len()).collect()
+    }
+
+    // ------------------------------------------------------------------ order events
+
+    /// Applies one order event at its time. `Err` means the row is rejected and nothing
+    /// changed; `Ok` carries the charge lines it made (already recorded in the ledger).
+    pub fn apply(
+        &mut self,
+        event: &FamilyEvent,
+        checks: Checks<'_>,
+        policy: &Policy,
+    ) -> Result<Vec<ChargeLine>, Reject> {
+        let mut lines = Vec::new();
+        let before = self.clone();
+        let result = self.apply_inner(event, checks, policy, &mut lines);
+        match result {
+            Ok(()) => {
+                for line in &lines {
+                    self.ledger.record(line);
+                }
+                Ok(lines)
+            }
+            Err(reject) => {
+                *self = before;
+                Err(reject)
+            }
+        }
+    }
+
+    fn apply_inner(
+        &mut self,
+        event: &FamilyEvent,
+        checks: Checks<'_>,
+        policy: &Policy,
+        lines: &mut Vec<ChargeLine>,
+    ) -> Result<(), Reject> {
+        let order = &event.order;
+        if order.action == Action::Purchase {
+            return self.purchase(event, checks, policy, lines);
+        }
+        let target = event.target();
+        let Some(index) = self
+            .index_of(&target)
+            .filter(|&i| self.members[i].customer_id == order.customer_id)
+        else {
+            return reject(
+                RejectCode::UnknownSubscription,
+                format!(
+                    "subscription {target} does not exist for customer {}",
+                    order.customer_id
+                ),
+            );
+        };
+        if let Checks::Full(_) = checks
+            && !policy.permits(order.action, &order.requested_by)
+        {
+            return reject(
+                RejectCode::RoleNotPermitted,
+                role_message(order.action, &order.requested_by),
+            );
+        }
+        let date = order.event_date();
+        let cause = event.cause();
+        match order.action {
+            Action::Purchase => unreachable!("handled above"),
+            Action::ChangeQuantity => {
+                let quantity = order
+                    .quantity
+                    .expect("change_quantity rows carry a quantity (parse_row)");
+                self.change_quantity(index, quantity, date, &cause, checks, lines)
+            }
+            Action::Suspend => {
+                let retention = event
+                    .retention_days
+                    .expect("suspensions carry their retention days");
+                self.suspend(index, date, retention, &cause, lines)
+            }
+            Action::Reactivate => self.reactivate(index, date, &cause, lines),
+            Action::Cancel => self.cancel(index, event, policy, lines),
+            Action::SetAutoRenew => {
+                let on = order
+                    .auto_renew
+                    .expect("set_auto_renew rows carry auto_renew (parse_row)");
+                self.set_auto_renew(index, on)
+            }
+            Action::Usage => {
+                let units = order
+                    .quantity
+                    .expect("usage rows carry a quantity (parse_row)");
+                self.record_usage(index, units)
+            }
+        }
+    }
+
+    fn purchase(
+        &mut self,
+        event: &FamilyEvent,
+        checks: Checks<'_>,
+        policy: &Policy,
+        lines: &mut Vec<ChargeLine>,
+    ) -> Result<(), Reject> {
+        let order = &event.order;
+        let base = order
+            .base_subscription_id
+            .as_deref()
+            .and_then(|id| self.member(id))
+            .filter(|b| b.customer_id == order.customer_id);
+        let sub = match checks {
+            Checks::Full(facts) => {
+                let purchase = PurchaseFacts {
+                    customer: facts.customer,
+                    offer: facts.offer,
+                    base,
+                    holdings: facts.holdings,
+                };
+                eligibility::check_purchase(order, &purchase, policy)?;
+                let offer = facts
+                    .offer
+                    .expect("eligibility passed, so the offer is known");
+                Subscription::bought(order, offer, base.filter(|_| offer.is_addon))
+            }
+            Checks::Replay { seed } => {
+                let seed = seed.expect("a replayed purchase brings the subscription it created");
+                if seed.is_addon() {
+                    match base {
+                        Some(b) if b.state.status == Status::Active => {}
+                        _ => {
+                            return reject(
+                                RejectCode::BaseNotActive,
+                                format!(
+                                    "base subscription of {} is not active at {}",
+                                    seed.id, order.event_time
+                                ),
+                            );
+                        }
+                    }
+                }
+                let mut sub = seed.clone();
+                sub.state = State::initial(order.quantity);
+                sub
+            }
+        };
+        if self.member(&sub.id).is_some() {
+            return reject(
+                RejectCode::DuplicateLine,
+                format!("subscription {} exists already", sub.id),
+            );
+        }
+        let date = order.event_date();
+        let base_state = sub
+            .parent
+            .as_ref()
+            .and_then(|p| self.member(p))
+            .map(|b| b.state.clone());
+        let mut sub = sub;
+        match base_state {
+            // An add-on bought during its base's trial is free until the base converts.
+            Some(base) if base.in_trial => {
+                sub.state.in_trial = true;
+                sub.state.trial_end = base.trial_end;
+            }
+            Some(base) => {
+                sub.state.paid_start = Some(date);
+                sub.state.anchor = base.anchor;
+            }
+            None if sub.terms.trial_days > 0 => {
+                sub.state.in_trial = true;
+                sub.state.trial_end =
+                    Some(date + Duration::days(i64::from(sub.terms.trial_days) - 1));
+            }
+            None => {
+                sub.state.paid_start = Some(date);
+                sub.state.anchor = Some(date);
+            }
+        }
+        if !sub.state.in_trial
+            && let Some(line) = first_period_charge(&sub, date, "purchase")
+        {
+            lines.push(line);
+        }
+        self.members.push(sub);
+        Ok(())
+    }
+
+    fn change_quantity(
+        &mut self,
+        index: usize,
+        quantity: Decimal,
+        date: NaiveDate,
+        cause: &str,
+        checks: Checks<'_>,
+        lines: &mut Vec<ChargeLine>,
+    ) -> Result<(), Reject> {
+        let sub = &self.members[index];
+        if !sub.is_license() {
+            return reject(
+                RejectCode::InvalidTransition,
+                format!("{} is metered: it has no seats to change", sub.id),
+            );
+        }
+        if sub.state.status != Status::Active {
+            return reject(
+                RejectCode::InvalidTransition,
+                format!(
+                    "{} is {}: only an active subscription's seats can change",
+                    sub.id, sub.state.status
+                ),
+            );
+        }
+        if let Checks::Full(facts) = checks {
+            let valid = match facts.offer {
+                Some(offer) => offer.accepts_seats(quantity),
+                None => quantity.fract().is_zero() && quantity >= Decimal::ONE,
+            };
+            if !valid {
+                let message = match facts.offer {
+                    Some(offer) => seats_message(offer, Some(quantity)),
+                    None => {
+                        format!("quantity {quantity}: seats must be a whole number of at least 1")
+                    }
+                };
+                return reject(RejectCode::InvalidQuantity, message);
+            }
+        }
+        let old = sub.state.quantity.unwrap_or(Decimal::ZERO);
+        if !sub.state.in_trial
+            && old != quantity
+            && let (Some(period), Some(paid_start)) = (sub.period_at(date), sub.state.paid_start)
+        {
+            let range = DateRange::new(date.max(paid_start), period.end);
+            let (id, price) = (sub.id.clone(), sub.terms.unit_price);
+            for (q, sign, suffix) in [(old, Sign::Credit, "old"), (quantity, Sign::Charge, "new")] {
+                lines.push(ChargeLine::prorated(
+                    &id,
+                    ChargeType::CycleInstanceProrate,
+                    range,
+                    period.days(),
+                    price,
+                    q,
+                    sign,
+                    format!("{cause}:{suffix}"),
+                ));
+            }
+        }
+        self.members[index].state.quantity = Some(quantity);
+        Ok(())
+    }
+
+    fn suspend(
+        &mut self,
+        index: usize,
+        date: NaiveDate,
+        retention_days: u32,
+        cause: &str,
+        lines: &mut Vec<ChargeLine>,
+    ) -> Result<(), Reject> {
+        let sub = &self.members[index];
+        if sub.state.status != Status::Active {
+            return reject(
+                RejectCode::InvalidTransition,
+                format!(
+                    "{} is {}: only an active subscription can be suspended",
+                    sub.id, sub.state.status
+                ),
+            );
+        }
+        let expires = date + Duration::days(i64::from(retention_days));
+        self.suspend_one(index, date, expires, false, cause, lines);
+        if index == 0 {
+            for addon in self.addon_indexes() {
+                if self.members[addon].state.status == Status::Active {
+                    self.suspend_one(addon, date, expires, true, cause, lines);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Suspends one member and credits it: the whole net amount of the current period when
+    /// suspended less than 30 days into the term, otherwise the rest of the period.
+    fn suspend_one(
+        &mut self,
+        index: usize,
+        date: NaiveDate,
+        expires: NaiveDate,
+        with_base: bool,
+        cause: &str,
+        lines: &mut Vec<ChargeLine>,
+    ) {
+        let sub = &self.members[index];
+        if sub.is_license()
+            && !sub.state.in_trial
+            && let (Some(period), Some(billed), Some(days_in)) = (
+                sub.period_at(date),
+                sub.billed_period_at(date),
+                sub.days_into_term(date),
+            )
+        {
+            let quantity = sub.state.quantity.unwrap_or(Decimal::ZERO);
+            let line = if days_in < 30 {
+                let net = self.ledger.net_within(&sub.id, &billed);
+                ChargeLine {
+                    subscription_id: sub.id.clone(),
+                    charge_type: ChargeType::CancelFee,
+                    range: billed,
+                    billable_days: billed.days(),
+                    period_days: period.days(),
+                    unit_price: sub.terms.unit_price,
+                    quantity,
+                    amount: -net,
+                    cause: cause.to_string(),
+                }
+            } else {
+                ChargeLine::prorated(
+                    &sub.id,
+                    ChargeType::CancelFee,
+                    billed.from(date),
+                    period.days(),
+                    sub.terms.unit_price,
+                    quantity,
+                    Sign::Credit,
+                    cause,
+                )
+            };
+            push_nonzero(lines, line);
+        }
+        let state = &mut self.members[index].state;
+        state.status = Status::Suspended;
+        state.suspended_on = Some(date);
+        state.data_expires_on = Some(expires);
+        state.suspended_with_base = with_base;
+    }
+
+    fn reactivate(
+        &mut self,
+        index: usize,
+        date: NaiveDate,
+        cause: &str,
+        lines: &mut Vec<ChargeLine>,
+    ) -> Result<(), Reject> {
+        let sub = &self.members[index];
+        let state = &sub.state;
+        if state.status == Status::Deleted {
+            return reject(
+                RejectCode::DataExpired,
+                format!(
+                    "{}'s data was deleted on {}",
+                    sub.id,
+                    state.ended_on.map_or("?".into(), |d| d.to_string())
+                ),
+            );
+        }
+        if state.status != Status::Suspended {
+            return reject(
+                RejectCode::InvalidTransition,
+                format!(
+                    "{} is {}: only a suspended subscription can be reactivated",
+                    sub.id, state.status
+                ),
+            );
+        }
+        if let Some(expires) = state.data_expires_on
+            && date >= expires
+        {
+            return reject(
+                RejectCode::DataExpired,
+                format!("{}'s data expired on {expires}", sub.id),
+            );
+        }
+        if index > 0 && self.members[0].state.status == Status::Suspended {
+            return reject(
+                RejectCode::InvalidTransition,
+                format!(
+                    "{} cannot be active while its base {} is suspended: reactivate the base",
+                    sub.id, self.members[0].id
+                ),
+            );
+        }
+        self.reactivate_one(index, date, cause, lines);
+        if index == 0 {
+            for addon in self.addon_indexes() {
+                let s = &self.members[addon].state;
+                if s.status == Status::Suspended && s.suspended_with_base {
+                    self.reactivate_one(addon, date, cause, lines);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reactivates one member and charges it: the whole current period when less than 30
+    /// days into the term, otherwise the rest of the period. A trial whose conversion came while
+    /// it was suspended converts now.
+    fn reactivate_one(
+        &mut self,
+        index: usize,
+        date: NaiveDate,
+        cause: &str,
+        lines: &mut Vec<ChargeLine>,
+    ) {
+        {
+            let state = &mut self.members[index].state;
+            state.status = Status::Active;
+            state.suspended_on = None;
+            state.data_expires_on = None;
+            state.suspended_with_base = false;
+        }
+        if self.members[index].state.in_trial {
+            if self.conversion_due(index, date) {
+                self.convert(index, date, lines);
+            }
+            return;
+        }
+        let sub = &self.members[index];
+        if !sub.is_license() {
+            return;
+        }
+        if let (Some(period), Some(billed), Some(days_in)) = (
+            sub.period_at(date),
+            sub.billed_period_at(date),
+            sub.days_into_term(date),
+        ) {
+            let range = if days_in < 30 {
+                billed
+            } else {
+                billed.from(date)
+            };
+            let quantity = sub.state.quantity.unwrap_or(Decimal::ZERO);
+            let line = ChargeLine::prorated(
+                &sub.id,
+                ChargeType::ActivationFee,
+                range,
+                period.days(),
+                sub.terms.unit_price,
+                quantity,
+                Sign::Charge,
+                cause,
+            );
+            push_nonzero(lines, line);
+        }
+    }
+
+    fn cancel(
+        &mut self,
+        index: usize,
+        event: &FamilyEvent,
+        policy: &Policy,
+        lines: &mut Vec<ChargeLine>,
+    ) -> Result<(), Reject> {
+        let sub = &self.members[index];
+        let order = &event.order;
+        let date = order.event_date();
+        if !sub.state.is_live() {
+            return reject(
+                RejectCode::InvalidTransition,
+                format!("{} is {} already", sub.id, sub.state.status),
+            );
+        }
+        let immediate = !sub.is_license()
+            || sub.state.in_trial
+            || order.event_time - sub.purchased_at < policy.cancel_window(sub.terms.frequency);
+        let cause = event.cause();
+        if immediate {
+            self.end_now(index, date, Status::Cancelled, date, &cause, lines);
+            if index == 0 {
+                for addon in self.addon_indexes() {
+                    if self.members[addon].state.is_live() {
+                        self.end_now(addon, date, Status::Cancelled, date, &cause, lines);
+                    }
+                }
+            }
+            return Ok(());
+        }
+        if sub.state.cancel_at_term_end {
+            let term_end = sub
+                .term_at(date)
+                .map_or("its term end".to_string(), |t| t.end.to_string());
+            return reject(
+                RejectCode::InvalidTransition,
+                format!("{} is already cancelled at {term_end}", sub.id),
+            );
+        }
+        schedule_cancellation(&mut self.members[index].state, false);
+        if index == 0 {
+            for addon in self.addon_indexes() {
+                let state = &mut self.members[addon].state;
+                if state.is_live() && !state.cancel_at_term_end {
+                    schedule_cancellation(state, true);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends a member on `date`: a cancelled license is credited everything charged so far (a
+    /// trial had nothing charged); metered usage is billed up to `usage_through`.
+    fn end_now(
+        &mut self,
+        index: usize,
+        date: NaiveDate,
+        status: Status,
+        usage_through: NaiveDate,
+        cause: &str,
+        lines: &mut Vec<ChargeLine>,
+    ) {
+        let sub = &self.members[index];
+        if sub.is_license() {
+            if status == Status::Cancelled {
+                for entry in self.ledger.open_entries(&sub.id) {
+                    lines.push(ChargeLine {
+                        charge_type: ChargeType::CancelFee,
+                        amount: -entry.amount,
+                        cause: format!("{cause}/{}/{}", entry.charge_type, entry.cause),
+                        ..entry
+                    });
+                }
+            }
+        } else if let Some(line) =
+            usage_line_until(sub, usage_through, ChargeType::UsageCancel, "usage")
+        {
+            lines.push(line);
+        }
+        let state = &mut self.members[index].state;
+        state.status = status;
+        state.ended_on = Some(date);
+        state.usage_units = Decimal::ZERO;
+    }
+
+    fn set_auto_renew(&mut self, index: usize, on: bool) -> Result<(), Reject> {
+        let sub = &self.members[index];
+        if !sub.state.is_live() {
+            return reject(
+                RejectCode::InvalidTransition,
+                format!("{} is {}", sub.id, sub.state.status),
+            );
+        }
+        let state = &mut self.members[index].state;
+        state.auto_renew = on;
+        if on {
+            state.cancel_at_term_end = false;
+            state.cancel_with_base = false;
+            if index == 0 {
+                for addon in self.addon_indexes() {
+                    let state = &mut self.members[addon].state;
+                    if state.cancel_with_base && state.is_live() {
+                        state.cancel_at_term_end = false;
+                        state.cancel_with_base = false;
+                        state.auto_renew = true;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn record_usage(&mut self, index: usize, units: Decimal) -> Result<(), Reject> {
+        let sub = &self.members[index];
+        if sub.is_license() {
+            return reject(
+                RejectCode::InvalidTransition,
+                format!("{} is a license subscription: usage does not apply", sub.id),
+            );
+        }
+        if sub.state.status != Status::Active || sub.state.in_trial || sub.state.anchor.is_none() {
+            let status = if sub.state.in_trial {
+                "in trial".to_string()
+            } else {
+                sub.state.status.to_string()
+            };
+            return reject(
+                RejectCode::InvalidTransition,
+                format!(
+                    "{} is {status}: usage is recorded only on an active, paid subscription",
+                    sub.id
+                ),
+            );
+        }
+        self.members[index].state.usage_units += units;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ the calendar
+
+    /// Applies the transitions of `step` that take effect at the start of `date`.
+    pub fn start_of_day(&mut self, date: NaiveDate, step: Step) -> Vec<ChargeLine> {
+        let mut lines = Vec::new();
+        match step {
+            Step::TrialConversions => self.convert_trials(date, &mut lines),
+            Step::Renewals => {
+                for index in 0..self.members.len() {
+                    self.roll_over(index, date, &mut lines);
+                }
+            }
+            Step::SuspensionExpiry => self.expire_data(date, &mut lines),
+            Step::Orders => {}
+        }
+        for line in &lines {
+            self.ledger.record(line);
+        }
+        lines
+    }
+
+    /// Whether a trial member converts on `date`: a base the day after its trial; an add-on
+    /// once its base is paid.
+    fn conversion_due(&self, index: usize, date: NaiveDate) -> bool {
+        let state = &self.members[index].state;
+        if !state.in_trial || state.status != Status::Active {
+            return false;
+        }
+        if index == 0 {
+            state.trial_end.is_some_and(|end| end < date)
+        } else {
+            self.members[0].state.anchor.is_some() && !self.members[0].state.in_trial
+        }
+    }
+
+    fn convert_trials(&mut self, date: NaiveDate, lines: &mut Vec<ChargeLine>) {
+        for index in 0..self.members.len() {
+            if self.conversion_due(index, date) {
+                self.convert(index, date, lines);
+            }
+        }
+    }
+
+    /// Ends a member's trial: it is paid from `date`, on its own calendar (a base) or its
+    /// base's (an add-on), and its first period is charged.
+    fn convert(&mut self, index: usize, date: NaiveDate, lines: &mut Vec<ChargeLine>) {
+        let anchor = if index == 0 {
+            Some(date)
+        } else {
+            self.members[0].state.anchor
+        };
+        let state = &mut self.members[index].state;
+        state.in_trial = false;
+        state.paid_start = Some(date);
+        state.anchor = anchor;
+        if let Some(line) = first_period_charge(&self.members[index], date, "conversion") {
+            lines.push(line);
+        }
+    }
+
+    /// A new billing period: bill the metered usage of the one that ended, then end the term
+    /// (cancel, expire) or renew it, or charge the new period.
+    fn roll_over(&mut self, index: usize, date: NaiveDate, lines: &mut Vec<ChargeLine>) {
+        let sub = &self.members[index];
+        let due = sub.state.is_live()
+            && sub.state.paid_start.is_some_and(|p| p < date)
+            && sub.periods().is_some_and(|p| p.starts_on(date));
+        if !due {
+            return;
+        }
+        let before = previous_day(date);
+        if let Some(line) = usage_line_until(sub, before, ChargeType::UsageCycle, "usage") {
+            lines.push(line);
+        }
+        self.members[index].state.usage_units = Decimal::ZERO;
+        let sub = &self.members[index];
+        let term_ends = sub.terms_schedule().is_some_and(|t| t.starts_on(date));
+        let base = &self.members[0].state;
+        let end_with_base = index > 0 && base.status.is_ended() && base.ended_on == Some(date);
+        let ending = if !term_ends {
+            None
+        } else if end_with_base {
+            Some(base.status)
+        } else if sub.state.cancel_at_term_end {
+            Some(Status::Cancelled)
+        } else if !sub.state.auto_renew {
+            Some(Status::Expired)
+        } else {
+            None
+        };
+        if let Some(status) = ending {
+            let state = &mut self.members[index].state;
+            state.status = status;
+            state.ended_on = Some(date);
+            return;
+        }
+        if sub.state.status == Status::Active && sub.is_license() && !sub.state.in_trial {
+            let charge_type = if term_ends {
+                ChargeType::RenewFee
+            } else {
+                ChargeType::CycleFee
+            };
+            let cause = if term_ends { "renewal" } else { "period" };
+            if let Some(line) = first_period_charge(sub, date, cause) {
+                lines.push(ChargeLine {
+                    charge_type,
+                    ..line
+                });
+            }
+        }
+    }
+
+    /// Deletes the members whose suspended data expires on `date` (all of a family whose base
+    /// is deleted).
+    fn expire_data(&mut self, date: NaiveDate, lines: &mut Vec<ChargeLine>) {
+        for index in 0..self.members.len() {
+            let state = &self.members[index].state;
+            let base_deleted_today = index > 0
+                && self.members[0].state.status == Status::Deleted
+                && self.members[0].state.ended_on == Some(date);
+            let own_expiry = state.status == Status::Suspended
+                && state.data_expires_on.is_some_and(|d| d <= date);
+            if (own_expiry || base_deleted_today) && state.is_live() {
+                self.end_now(
+                    index,
+                    date,
+                    Status::Deleted,
+                    previous_day(date),
+                    "deletion",
+                    lines,
+                );
+            }
+        }
+    }
+
+    /// The first date after `date` on which a transition of this family could fall (a period
+    /// start, a trial conversion or a data expiry): days in between need no work.
+    pub fn next_transition_after(&self, date: NaiveDate) -> Option<NaiveDate> {
+        let after = next_day(date);
+        self.members
+            .iter()
+            .filter(|m| m.state.is_live())
+            .filter_map(|m| {
+                let s = &m.state;
+                let period = m.periods().map(|p| {
+                    let current = p.containing(after);
+                    if current.start >= after {
+                        current.start
+                    } else {
+                        next_day(current.end)
+                    }
+                });
+                let conversion = s.trial_end.filter(|_| s.in_trial).map(next_day);
+                let expiry = s.data_expires_on.filter(|_| s.status == Status::Suspended);
+                [period, conversion, expiry]
+                    .into_iter()
+                    .flatten()
+                    .map(|d| d.max(after))
+                    .min()
+            })
+            .min()
+    }
+}
+
+fn schedule_cancellation(state: &mut State, with_base: bool) {
+    state.cancel_at_term_end = true;
+    state.cancel_with_base = with_base;
+    state.auto_renew = false;
+}
+
+fn push_nonzero(lines: &mut Vec<ChargeLine>, line: ChargeLine) {
+    if !line.amount.is_zero() {
+        lines.push(line);
+    }
+}
+
+/// The charge of the period that starts (or, for an add-on's first, continues) on `date`:
+/// its billed part, prorated by the full period's length. `None` for metered subscriptions.
+fn first_period_charge(sub: &Subscription, date: NaiveDate, cause: &str) -> Option<ChargeLine> {
+    if !sub.is_license() {
+        return None;
+    }
+    let period = sub.period_at(date)?;
+    let billed = sub.billed_period_at(date)?.from(date);
+    let line = ChargeLine::prorated(
+        &sub.id,
+        ChargeType::PurchaseProrate,
+        billed,
+        period.days(),
+        sub.terms.unit_price,
+        sub.state.quantity.unwrap_or(Decimal::ZERO),
+        Sign::Charge,
+        cause,
+    );
+    (!line.amount.is_zero()).then_some(line)
+}
+
+/// The metered usage recorded in the period containing `last_day`, billed from the period's
+/// start (or the paid start) to `last_day`. `None` when nothing was used.
+fn usage_line_until(
+    sub: &Subscription,
+    last_day: NaiveDate,
+    charge_type: ChargeType,
+    cause: &str,
+) -> Option<ChargeLine> {
+    let units = sub.state.usage_units;
+    if sub.is_license() || units.is_zero() {
+        return None;
+    }
+    let period = sub.period_at(last_day)?;
+    let billed = sub.billed_period_at(last_day)?;
+    let range = DateRange::new(billed.start, last_day.max(billed.start));
+    let amount = round_amount(units * sub.terms.unit_price);
+    (!amount.is_zero()).then(|| ChargeLine {
+        subscription_id: sub.id.clone(),
+        charge_type,
+        range,
+        billable_days: range.days(),
+        period_days: period.days(),
+        unit_price: sub.terms.unit_price,
+        quantity: units,
+        amount,
+        cause: cause.to_string(),
+    })
+}
