@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::catalog::{Customer, Offer};
 use super::charges::ChargeLine;
 use super::eligibility::Holdings;
-use super::lifecycle::{Checks, EventFacts, Family, FamilyEvent, Moment, Step, retention_days};
+use super::lifecycle::{Checks, EventFacts, Family, FamilyEvent, Moment, Step, first_paid_start};
 use super::policy::Policy;
 use super::posting::{PostedLine, Posting, ledger_from_posted, postings};
 use super::reject::Reject;
@@ -165,6 +165,11 @@ impl Book {
     /// purchase), or for a base purchase the new family it starts. An unknown subscription
     /// routes to an empty family of its own name, where the rules reject it.
     pub fn route(&self, event: &FamilyEvent) -> String {
+        self.route_with(event, &HashMap::new())
+    }
+
+    /// [`Book::route`], also knowing the subscriptions bought earlier in the same run.
+    fn route_with(&self, event: &FamilyEvent, bought_in_run: &HashMap<String, String>) -> String {
         let order = &event.order;
         let named = match order.action {
             Action::Purchase => order
@@ -173,7 +178,8 @@ impl Book {
                 .filter(|_| self.is_addon_purchase(order)),
             _ => order.subscription_id.as_deref(),
         };
-        match named.and_then(|id| self.owner.get(id)) {
+        let known = named.and_then(|id| self.owner.get(id).or_else(|| bought_in_run.get(id)));
+        match known {
             Some(family) => family.clone(),
             None => named.map_or_else(|| event.target(), |id| format!("?{id}")),
         }
@@ -235,8 +241,14 @@ impl Book {
 
         let mut full_path: BTreeMap<String, Vec<FamilyEvent>> = BTreeMap::new();
         let mut fast: Vec<(String, FamilyEvent)> = Vec::new();
+        // Route in order, so a row acting on a subscription bought earlier in the same run
+        // finds the family that purchase starts.
+        let mut bought_in_run: HashMap<String, String> = HashMap::new();
         for event in events {
-            let family = self.route(&event);
+            let family = self.route_with(&event, &bought_in_run);
+            if event.order.action == Action::Purchase {
+                bought_in_run.insert(event.target(), family.clone());
+            }
             if full_path.contains_key(&family) || !self.in_order(&event, date, &family) {
                 full_path.entry(family).or_default().push(event);
             } else {
@@ -273,8 +285,8 @@ impl Book {
         mut event: FamilyEvent,
         outcome: &mut DayOutcome,
     ) {
-        event.retention_days = self.resolve_retention(&event);
         let holdings = self.purchase_holdings(&event);
+        let elsewhere = self.first_paid_start_elsewhere(&event, family_id);
         let offer_id = self.offer_of(&event);
         let mut family = self
             .families
@@ -284,13 +296,18 @@ impl Book {
             customer: self.customers.get(&event.order.customer_id),
             offer: offer_id.as_deref().and_then(|o| self.offers.get(o)),
             holdings,
+            first_paid_start_elsewhere: elsewhere,
         };
         let result = family.apply(&event, Checks::Full(facts), &self.policy);
+        if let Ok(applied) = &result {
+            event.retention_days = applied.retention_days;
+        }
         if !family.members.is_empty() {
             self.families.insert(family_id.to_string(), family);
         }
         match result {
-            Ok(lines) => {
+            Ok(applied) => {
+                let lines = applied.lines;
                 if event.order.action == Action::Purchase {
                     self.owner.insert(event.target(), family_id.to_string());
                 }
@@ -325,14 +342,11 @@ impl Book {
     fn apply_full_path(
         &mut self,
         family_id: &str,
-        mut new_events: Vec<FamilyEvent>,
+        new_events: Vec<FamilyEvent>,
         date: NaiveDate,
         through: Moment,
         outcome: &mut DayOutcome,
     ) {
-        for event in &mut new_events {
-            event.retention_days = self.resolve_retention(event);
-        }
         let history = self.histories.get(family_id).cloned().unwrap_or_default();
         let current = self.families.get(family_id).cloned();
         let seeds: Vec<Subscription> = current
@@ -353,7 +367,7 @@ impl Book {
             .iter()
             .map(|event| ReplayEvent {
                 event,
-                checks: Checks::Full(self.facts(event)),
+                checks: Checks::Full(self.facts(event, family_id)),
             })
             .collect();
         let admission = admit(family_id, &accepted, &fresh, through, &self.policy);
@@ -379,9 +393,10 @@ impl Book {
         }
 
         let mut events = history.events;
-        for (event, verdict) in new_events.into_iter().zip(admission.verdicts) {
+        for (mut event, verdict) in new_events.into_iter().zip(admission.verdicts) {
             match verdict {
-                Ok(()) => {
+                Ok(retention) => {
+                    event.retention_days = retention;
                     let t = event.order.event_time;
                     let last = self.last_applied.entry(family_id.to_string()).or_insert(t);
                     *last = (*last).max(t);
@@ -428,13 +443,32 @@ impl Book {
     }
 
     /// The catalog and customer facts a new row is checked against.
-    fn facts(&self, event: &FamilyEvent) -> EventFacts<'_> {
+    fn facts(&self, event: &FamilyEvent, family_id: &str) -> EventFacts<'_> {
         let offer_id = self.offer_of(event);
         EventFacts {
             customer: self.customers.get(&event.order.customer_id),
             offer: offer_id.as_deref().and_then(|o| self.offers.get(o)),
             holdings: self.purchase_holdings(event),
+            first_paid_start_elsewhere: self.first_paid_start_elsewhere(event, family_id),
         }
+    }
+
+    /// For a suspension: the customer's first paid start among subscriptions of other families.
+    fn first_paid_start_elsewhere(
+        &self,
+        event: &FamilyEvent,
+        family_id: &str,
+    ) -> Option<NaiveDate> {
+        if event.order.action != Action::Suspend {
+            return None;
+        }
+        let others = self
+            .families
+            .values()
+            .filter(|f| f.id != family_id)
+            .flat_map(|f| f.members.iter())
+            .filter(|s| s.customer_id == event.order.customer_id);
+        first_paid_start(others, event.order.event_time)
     }
 
     /// The customer's live subscriptions of an offer.
@@ -462,38 +496,4 @@ impl Book {
             .flat_map(|f| f.members.iter())
             .filter(move |s| s.customer_id == customer_id)
     }
-
-    /// A suspension's retention days: from the customer's account opening to the earliest paid
-    /// start (planned, for a trial) of the subscriptions the customer held when suspending.
-    fn resolve_retention(&self, event: &FamilyEvent) -> Option<u32> {
-        if event.order.action != Action::Suspend {
-            return None;
-        }
-        if event.retention_days.is_some() {
-            return event.retention_days;
-        }
-        let customer = self.customers.get(&event.order.customer_id)?;
-        let first_paid_start = first_paid_start(
-            self.customer_subscriptions(&customer.customer_id),
-            event.order.event_time,
-        );
-        Some(retention_days(customer.account_opened_on, first_paid_start))
-    }
-}
-
-/// The start of a customer's first billing period as known at `at`: the earliest paid start
-/// (planned, for a trial) among the subscriptions bought by then, leaving out those that ended
-/// before their paid start.
-pub fn first_paid_start<'a>(
-    subscriptions: impl Iterator<Item = &'a Subscription>,
-    at: DateTime<Utc>,
-) -> Option<NaiveDate> {
-    subscriptions
-        .filter(|s| s.purchased_at <= at)
-        .filter_map(|s| {
-            let planned = s.planned_paid_start()?;
-            let ended_unpaid = s.state.paid_start.is_none() && s.state.status.is_ended();
-            (!ended_unpaid).then_some(planned)
-        })
-        .min()
 }

@@ -100,6 +100,14 @@ impl FamilyEvent {
     }
 }
 
+/// What applying an event made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub lines: Vec<ChargeLine>,
+    /// For a suspension: the retention days it resolved (kept with the accepted event).
+    pub retention_days: Option<u32>,
+}
+
 /// What a new row is checked against besides the family's own state.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EventFacts<'a> {
@@ -108,6 +116,9 @@ pub struct EventFacts<'a> {
     pub offer: Option<&'a Offer>,
     /// The customer's live subscriptions of the offer bought.
     pub holdings: Holdings,
+    /// For a suspension: the customer's first paid start among its other families'
+    /// subscriptions bought by the event's time (this family's own come from its state).
+    pub first_paid_start_elsewhere: Option<NaiveDate>,
 }
 
 /// How much of the rules an event goes through.
@@ -148,6 +159,23 @@ fn previous_day(date: NaiveDate) -> NaiveDate {
 pub fn retention_days(account_opened_on: NaiveDate, first_paid_start: Option<NaiveDate>) -> u32 {
     let gap = first_paid_start.map_or(0, |start| (start - account_opened_on).num_days().max(0));
     u32::try_from((90 + gap).min(120)).expect("between 90 and 120")
+}
+
+/// The start of a customer's first billing period as known at `at`: the earliest paid start
+/// (planned, for a trial) among the subscriptions bought by then, leaving out those that ended
+/// before their paid start.
+pub fn first_paid_start<'a>(
+    subscriptions: impl Iterator<Item = &'a Subscription>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Option<NaiveDate> {
+    subscriptions
+        .filter(|s| s.purchased_at <= at)
+        .filter_map(|s| {
+            let planned = s.planned_paid_start()?;
+            let ended_unpaid = s.state.paid_start.is_none() && s.state.status.is_ended();
+            (!ended_unpaid).then_some(planned)
+        })
+        .min()
 }
 
 impl Subscription {
@@ -251,16 +279,19 @@ impl Family {
         event: &FamilyEvent,
         checks: Checks<'_>,
         policy: &Policy,
-    ) -> Result<Vec<ChargeLine>, Reject> {
+    ) -> Result<Applied, Reject> {
         let mut lines = Vec::new();
         let before = self.clone();
         let result = self.apply_inner(event, checks, policy, &mut lines);
         match result {
-            Ok(()) => {
+            Ok(retention_days) => {
                 for line in &lines {
                     self.ledger.record(line);
                 }
-                Ok(lines)
+                Ok(Applied {
+                    lines,
+                    retention_days,
+                })
             }
             Err(reject) => {
                 *self = before;
@@ -269,16 +300,17 @@ impl Family {
         }
     }
 
+    /// Applies the event; returns the retention days a suspension resolved.
     fn apply_inner(
         &mut self,
         event: &FamilyEvent,
         checks: Checks<'_>,
         policy: &Policy,
         lines: &mut Vec<ChargeLine>,
-    ) -> Result<(), Reject> {
+    ) -> Result<Option<u32>, Reject> {
         let order = &event.order;
         if order.action == Action::Purchase {
-            return self.purchase(event, checks, policy, lines);
+            return self.purchase(event, checks, policy, lines).map(|()| None);
         }
         let target = event.target();
         let Some(index) = self
@@ -303,6 +335,7 @@ impl Family {
         }
         let date = order.event_date();
         let cause = event.cause();
+        let mut resolved = None;
         match order.action {
             Action::Purchase => unreachable!("handled above"),
             Action::ChangeQuantity => {
@@ -312,9 +345,21 @@ impl Family {
                 self.change_quantity(index, quantity, date, &cause, checks, lines)
             }
             Action::Suspend => {
-                let retention = event
-                    .retention_days
-                    .expect("suspensions carry their retention days");
+                let retention = match (event.retention_days, checks) {
+                    (Some(days), _) => days,
+                    (None, Checks::Full(facts)) => {
+                        // The customer's first paid start: its other families' (from the
+                        // facts) or this family's own, as the family stands right now.
+                        let own = first_paid_start(self.members.iter(), order.event_time);
+                        let first = [own, facts.first_paid_start_elsewhere].into_iter().flatten().min();
+                        let opened = facts.customer.map(|c| c.account_opened_on);
+                        opened.map_or(90, |opened| retention_days(opened, first))
+                    }
+                    (None, Checks::Replay { .. }) => panic!(
+                        "a replayed suspension carries the retention days resolved when it was accepted"
+                    ),
+                };
+                resolved = Some(retention);
                 self.suspend(index, date, retention, &cause, lines)
             }
             Action::Reactivate => self.reactivate(index, date, &cause, lines),
@@ -332,6 +377,7 @@ impl Family {
                 self.record_usage(index, units)
             }
         }
+        .map(|()| resolved)
     }
 
     fn purchase(

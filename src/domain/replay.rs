@@ -23,8 +23,9 @@ pub struct Replayed {
     pub family: Family,
     /// Every line the history makes, in the order it makes them.
     pub lines: Vec<ChargeLine>,
-    /// Per event (same order as given): applied, or why not.
-    pub verdicts: Vec<Result<(), Reject>>,
+    /// Per event (same order as given): applied (with the retention days a suspension
+    /// resolved), or why not.
+    pub verdicts: Vec<Result<Option<u32>, Reject>>,
 }
 
 /// Replays `events` (any order; those after `through` are left out) for family `family_id`.
@@ -41,7 +42,7 @@ pub fn replay(
         })
         .collect();
     order.sort_by(|&a, &b| events[a].event.sort_key().cmp(&events[b].event.sort_key()));
-    let mut verdicts: Vec<Result<(), Reject>> = events
+    let mut verdicts: Vec<Result<Option<u32>, Reject>> = events
         .iter()
         .map(|_| {
             Err(Reject::new(
@@ -76,7 +77,10 @@ pub fn replay(
         {
             let i = order[next_event];
             let result = family.apply(events[i].event, events[i].checks, policy);
-            verdicts[i] = result.map(|made| lines.extend(made));
+            verdicts[i] = result.map(|applied| {
+                lines.extend(applied.lines);
+                applied.retention_days
+            });
             next_event += 1;
         }
         let upcoming_event = order
@@ -108,8 +112,9 @@ pub struct Admission {
     pub family: Family,
     /// Every line the admitted history makes.
     pub lines: Vec<ChargeLine>,
-    /// Per new event: admitted, or rejected and why.
-    pub verdicts: Vec<Result<(), Reject>>,
+    /// Per new event: admitted (with the retention days a suspension resolved), or rejected
+    /// and why.
+    pub verdicts: Vec<Result<Option<u32>, Reject>>,
 }
 
 /// Admits `new` events (in (time, order, line) order) into a history of `accepted` ones, one
@@ -128,7 +133,7 @@ pub fn admit(
 
     let mut order: Vec<usize> = (0..new.len()).collect();
     order.sort_by(|&a, &b| new[a].event.sort_key().cmp(&new[b].event.sort_key()));
-    let mut verdicts: Vec<Result<(), Reject>> = vec![Ok(()); new.len()];
+    let mut verdicts: Vec<Result<Option<u32>, Reject>> = vec![Ok(None); new.len()];
     for i in order {
         let mut trial = admitted.clone();
         trial.push(new[i]);
@@ -144,7 +149,7 @@ pub fn admit(
             .position(|(verdict, failed_before)| verdict.is_err() && !failed_before);
         verdicts[i] = match (own, broken) {
             (Err(reject), _) => Err(reject),
-            (Ok(()), Some(b)) => {
+            (Ok(_), Some(b)) => {
                 let other = &admitted[b].event.order;
                 Err(Reject::new(
                     RejectCode::InvalidTransition,
@@ -157,10 +162,10 @@ pub fn admit(
                     ),
                 ))
             }
-            (Ok(()), None) => {
+            (Ok(retention), None) => {
                 admitted.push(new[i]);
                 failing_before.push(false);
-                Ok(())
+                Ok(retention)
             }
         };
     }
