@@ -239,30 +239,7 @@ impl Book {
             _ => Moment::new(date, Step::Orders),
         };
 
-        let mut full_path: BTreeMap<String, Vec<FamilyEvent>> = BTreeMap::new();
-        let mut fast: Vec<(String, FamilyEvent)> = Vec::new();
-        // Route in order, so a row acting on a subscription bought earlier in the same run
-        // finds the family that purchase starts.
-        let mut bought_in_run: HashMap<String, String> = HashMap::new();
-        for event in events {
-            let family = self.route_with(&event, &bought_in_run);
-            if event.order.action == Action::Purchase {
-                bought_in_run.insert(event.target(), family.clone());
-            }
-            if full_path.contains_key(&family) || !self.in_order(&event, date, &family) {
-                full_path.entry(family).or_default().push(event);
-            } else {
-                fast.push((family, event));
-            }
-        }
-        // A family with any late event takes the full path for all of its events of the run.
-        let (late_fast, fast): (Vec<_>, Vec<_>) = fast
-            .into_iter()
-            .partition(|(f, _)| full_path.contains_key(f));
-        for (family, event) in late_fast {
-            full_path.entry(family).or_default().push(event);
-        }
-
+        let (full_path, fast) = self.plan(date, events);
         for (family_id, new_events) in full_path {
             self.apply_full_path(&family_id, new_events, date, through, &mut outcome);
         }
@@ -276,6 +253,50 @@ impl Book {
             self.clock = Some(Moment::new(date, Step::Orders));
         }
         outcome
+    }
+
+    /// The families that must take the full path to apply `events` on `date` (they need their
+    /// history loaded).
+    pub fn late_families(&self, date: NaiveDate, events: &[FamilyEvent]) -> BTreeSet<String> {
+        let mut sorted = events.to_vec();
+        sorted.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        self.plan(date, sorted).0.into_keys().collect()
+    }
+
+    /// Splits sorted events into families taking the full path (with their events) and events
+    /// taking the fast path, routed in order so a row acting on a subscription bought earlier in
+    /// the same run finds the family that purchase starts. A family with any event out of order
+    /// takes the full path for all of its events of the run.
+    #[allow(clippy::type_complexity)]
+    fn plan(
+        &self,
+        date: NaiveDate,
+        events: Vec<FamilyEvent>,
+    ) -> (
+        BTreeMap<String, Vec<FamilyEvent>>,
+        Vec<(String, FamilyEvent)>,
+    ) {
+        let mut full_path: BTreeMap<String, Vec<FamilyEvent>> = BTreeMap::new();
+        let mut fast: Vec<(String, FamilyEvent)> = Vec::new();
+        let mut bought_in_run: HashMap<String, String> = HashMap::new();
+        for event in events {
+            let family = self.route_with(&event, &bought_in_run);
+            if event.order.action == Action::Purchase {
+                bought_in_run.insert(event.target(), family.clone());
+            }
+            if full_path.contains_key(&family) || !self.in_order(&event, date, &family) {
+                full_path.entry(family).or_default().push(event);
+            } else {
+                fast.push((family, event));
+            }
+        }
+        let (late_fast, fast): (Vec<_>, Vec<_>) = fast
+            .into_iter()
+            .partition(|(f, _)| full_path.contains_key(f));
+        for (family, event) in late_fast {
+            full_path.entry(family).or_default().push(event);
+        }
+        (full_path, fast)
     }
 
     /// The fast path: the event meets the family's current state.

@@ -1,6 +1,8 @@
 //! Invoice periods and numbers (SPEC section 7): periods run from `invoice_day` to the day
 //! before the next month's `invoice_day`; numbers are `INV-<YYYYMM>-<NNNNNN>`.
 
+use std::collections::BTreeSet;
+
 use chrono::{Datelike, NaiveDate};
 
 use super::calendar::{DateRange, anniversary};
@@ -36,6 +38,20 @@ pub fn next_period(period: DateRange, invoice_day: u32) -> DateRange {
             .expect("dates stay inside chrono's range"),
         invoice_day,
     )
+}
+
+/// The invoice period lines posted on `posted_on` belong to: the one containing it, or the
+/// first after it whose invoice has not been emitted (`emitted` holds emitted period starts).
+pub fn open_period(
+    posted_on: NaiveDate,
+    invoice_day: u32,
+    emitted: &BTreeSet<NaiveDate>,
+) -> DateRange {
+    let mut period = period_containing(posted_on, invoice_day);
+    while emitted.contains(&period.start) {
+        period = next_period(period, invoice_day);
+    }
+    period
 }
 
 /// Whether `date` is the last day of its invoice period (the day its invoice is emitted).
@@ -76,6 +92,19 @@ mod tests {
         );
         assert!(closes_period(d("2024-02-29"), 1));
         assert!(!closes_period(d("2024-02-28"), 1));
+    }
+
+    #[test]
+    fn lines_posted_into_an_emitted_period_go_to_the_next_open_one() {
+        let emitted: BTreeSet<NaiveDate> = [d("2026-03-01"), d("2026-04-01")].into();
+        assert_eq!(
+            open_period(d("2026-03-20"), 1, &emitted).start,
+            d("2026-05-01")
+        );
+        assert_eq!(
+            open_period(d("2026-02-20"), 1, &emitted).start,
+            d("2026-02-01")
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod ingest_orders;
 pub mod invoices;
 pub mod renewals;
 pub mod suspension_expiry;
+mod transitions;
 pub mod trial_conversions;
 
 use crate::config::Config;
@@ -102,8 +103,12 @@ pub struct JobContext<'a> {
 
 /// Runs one job for one logical date (no ledger, no lock: the runner adds those).
 pub fn execute(job: JobName, ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
-    let _ = (ctx, date);
-    Err(crate::error::Error::Other(format!(
-        "job {job} is not implemented yet"
-    )))
+    match job {
+        JobName::IngestOrders => ingest_orders::run(ctx, date),
+        JobName::TrialConversions => trial_conversions::run(ctx, date),
+        JobName::Renewals => renewals::run(ctx, date),
+        JobName::SuspensionExpiry => suspension_expiry::run(ctx, date),
+        JobName::ApplyOrders => apply_orders::run(ctx, date),
+        JobName::Invoices => invoices::run(ctx, date),
+    }
 }

@@ -1,12 +1,12 @@
-//! The `renewals` job.
+//! The `renewals` job: the transitions that take effect at the start of the day (SPEC section 1).
 
 use chrono::NaiveDate;
 
-use super::{JobContext, JobOutcome};
-use crate::error::{Error, Result};
+use super::{JobContext, JobOutcome, transitions};
+use crate::domain::lifecycle::Step;
+use crate::error::Result;
 
 /// Runs `renewals` for logical date `date`.
 pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
-    let _ = (ctx, date);
-    Err(Error::Other("renewals is not implemented yet".into()))
+    transitions::carry(ctx, date, Step::Renewals)
 }

@@ -1,14 +1,12 @@
-//! The `trial-conversions` job.
+//! The `trial-conversions` job: the transitions that take effect at the start of the day (SPEC section 1).
 
 use chrono::NaiveDate;
 
-use super::{JobContext, JobOutcome};
-use crate::error::{Error, Result};
+use super::{JobContext, JobOutcome, transitions};
+use crate::domain::lifecycle::Step;
+use crate::error::Result;
 
 /// Runs `trial-conversions` for logical date `date`.
 pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
-    let _ = (ctx, date);
-    Err(Error::Other(
-        "trial-conversions is not implemented yet".into(),
-    ))
+    transitions::carry(ctx, date, Step::TrialConversions)
 }

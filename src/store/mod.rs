@@ -2,8 +2,11 @@
 //! diesel schema and the queries each part of subsweep runs.
 
 pub mod catalog;
+pub mod charges;
 pub mod clock;
 pub mod embedded;
+pub mod events;
+pub mod families;
 pub mod schema;
 pub mod subscriptions;
 

@@ -11,6 +11,7 @@ use crate::domain::vocabulary::BillingFrequency;
 /// A subscriptions row (generated columns left out).
 #[derive(Debug, Clone, Insertable, Queryable, Selectable, AsChangeset)]
 #[diesel(table_name = subscriptions, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct SubscriptionRow {
     pub subscription_id: String,
     pub family_id: String,

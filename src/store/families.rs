@@ -1,0 +1,214 @@
+//! Subscription families: loading them (state, history, last event) for the rules, and
+//! writing back the state the rules computed.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::max;
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+
+use super::events::{self, StagedRow};
+use super::schema::{applied_events, staged_events, subscriptions};
+use super::subscriptions::SubscriptionRow;
+use crate::domain::book::History;
+use crate::domain::lifecycle::{Family, FamilyEvent};
+use crate::domain::subscription::Subscription;
+
+/// Builds families from subscription rows (any order): base first, add-ons by purchase.
+pub fn assemble(rows: Vec<SubscriptionRow>) -> Vec<Family> {
+    let mut by_family: HashMap<String, Vec<Subscription>> = HashMap::new();
+    for row in rows {
+        let sub = Subscription::from(row);
+        by_family
+            .entry(sub.family_id.clone())
+            .or_default()
+            .push(sub);
+    }
+    let mut families: Vec<Family> = by_family
+        .into_iter()
+        .map(|(id, mut members)| {
+            members.sort_by(|a, b| {
+                (
+                    a.parent.is_some(),
+                    a.purchased_at,
+                    &a.order_id,
+                    a.order_line,
+                )
+                    .cmp(&(
+                        b.parent.is_some(),
+                        b.purchased_at,
+                        &b.order_id,
+                        b.order_line,
+                    ))
+            });
+            let mut family = Family::empty(id);
+            family.members = members;
+            family
+        })
+        .collect();
+    families.sort_by(|a, b| a.id.cmp(&b.id));
+    families
+}
+
+/// The families with these ids.
+pub fn load(conn: &mut PgConnection, family_ids: &[String]) -> QueryResult<Vec<Family>> {
+    let rows = subscriptions::table
+        .filter(subscriptions::family_id.eq_any(family_ids))
+        .select(SubscriptionRow::as_select())
+        .load(conn)?;
+    Ok(assemble(rows))
+}
+
+/// The family of each of these subscriptions (unknown ids are absent).
+pub fn family_of(
+    conn: &mut PgConnection,
+    subscription_ids: &[String],
+) -> QueryResult<HashMap<String, String>> {
+    Ok(subscriptions::table
+        .filter(subscriptions::subscription_id.eq_any(subscription_ids))
+        .select((subscriptions::subscription_id, subscriptions::family_id))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// The families holding any subscription of these customers (optionally of one offer each).
+pub fn of_customers(conn: &mut PgConnection, customer_ids: &[String]) -> QueryResult<Vec<String>> {
+    subscriptions::table
+        .filter(subscriptions::customer_id.eq_any(customer_ids))
+        .select(subscriptions::family_id)
+        .distinct()
+        .load(conn)
+}
+
+/// The families holding a subscription of `offer_id` for `customer_id`, for each pair.
+pub fn of_customer_offers(
+    conn: &mut PgConnection,
+    pairs: &[(String, String)],
+) -> QueryResult<Vec<String>> {
+    let mut out = HashSet::new();
+    let customers: Vec<String> = pairs.iter().map(|(c, _)| c.clone()).collect();
+    let rows: Vec<(String, String, String)> = subscriptions::table
+        .filter(subscriptions::customer_id.eq_any(&customers))
+        .select((
+            subscriptions::customer_id,
+            subscriptions::offer_id,
+            subscriptions::family_id,
+        ))
+        .load(conn)?;
+    for (customer, offer, family) in rows {
+        if pairs.iter().any(|(c, o)| *c == customer && *o == offer) {
+            out.insert(family);
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Event time of the last event each family applied.
+pub fn last_applied(
+    conn: &mut PgConnection,
+    family_ids: &[String],
+) -> QueryResult<HashMap<String, DateTime<Utc>>> {
+    let rows: Vec<(String, Option<DateTime<Utc>>)> = applied_events::table
+        .inner_join(staged_events::table)
+        .filter(applied_events::family_id.eq_any(family_ids))
+        .group_by(applied_events::family_id)
+        .select((applied_events::family_id, max(staged_events::event_time)))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(f, t)| t.map(|t| (f, t)))
+        .collect())
+}
+
+/// The accepted events of these families, in order, with the retention days kept for
+/// suspensions.
+pub fn accepted_events(
+    conn: &mut PgConnection,
+    family_ids: &[String],
+) -> QueryResult<HashMap<String, Vec<FamilyEvent>>> {
+    let rows: Vec<(String, Option<i32>, StagedRow)> = applied_events::table
+        .inner_join(staged_events::table)
+        .filter(applied_events::family_id.eq_any(family_ids))
+        .order((
+            staged_events::event_time,
+            staged_events::order_id,
+            staged_events::line,
+        ))
+        .select((
+            applied_events::family_id,
+            applied_events::retention_days,
+            StagedRow::as_select(),
+        ))
+        .load(conn)?;
+    let mut out: HashMap<String, Vec<FamilyEvent>> = HashMap::new();
+    for (family, retention, row) in rows {
+        let mut event = events::family_event(&row);
+        event.retention_days =
+            retention.map(|r| u32::try_from(r).expect("retention days are 90..=120"));
+        out.entry(family).or_default().push(event);
+    }
+    Ok(out)
+}
+
+/// Histories (accepted events and posted lines) of these families.
+pub fn histories(
+    conn: &mut PgConnection,
+    family_ids: &[String],
+) -> QueryResult<HashMap<String, History>> {
+    let mut events = accepted_events(conn, family_ids)?;
+    let mut posted = super::charges::posted_for_families(conn, family_ids)?;
+    Ok(family_ids
+        .iter()
+        .map(|id| {
+            let history = History {
+                events: events.remove(id).unwrap_or_default(),
+                posted: posted.remove(id).unwrap_or_default(),
+            };
+            (id.clone(), history)
+        })
+        .collect())
+}
+
+/// Inserts subscriptions bought in this run, with COPY.
+pub fn insert_new(conn: &mut PgConnection, subs: &[&Subscription]) -> QueryResult<usize> {
+    if subs.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<SubscriptionRow> = subs.iter().map(|s| SubscriptionRow::from(*s)).collect();
+    diesel::copy_from(subscriptions::table)
+        .from_insertable(&rows)
+        .execute(conn)
+}
+
+/// Writes the state of existing subscriptions (their terms never change).
+pub fn update_state(conn: &mut PgConnection, subs: &[&Subscription]) -> QueryResult<usize> {
+    use subscriptions::dsl as s;
+    let mut written = 0;
+    for chunk in subs.chunks(1000) {
+        let rows: Vec<SubscriptionRow> = chunk.iter().map(|s| SubscriptionRow::from(*s)).collect();
+        written += diesel::insert_into(subscriptions::table)
+            .values(&rows)
+            .on_conflict(s::subscription_id)
+            .do_update()
+            .set((
+                s::status.eq(excluded(s::status)),
+                s::in_trial.eq(excluded(s::in_trial)),
+                s::quantity.eq(excluded(s::quantity)),
+                s::auto_renew.eq(excluded(s::auto_renew)),
+                s::cancel_at_term_end.eq(excluded(s::cancel_at_term_end)),
+                s::cancel_with_base.eq(excluded(s::cancel_with_base)),
+                s::trial_end_date.eq(excluded(s::trial_end_date)),
+                s::paid_start.eq(excluded(s::paid_start)),
+                s::anchor_date.eq(excluded(s::anchor_date)),
+                s::suspended_on.eq(excluded(s::suspended_on)),
+                s::suspended_with_base.eq(excluded(s::suspended_with_base)),
+                s::data_expires_on.eq(excluded(s::data_expires_on)),
+                s::ended_on.eq(excluded(s::ended_on)),
+                s::usage_units.eq(excluded(s::usage_units)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(written)
+}
