@@ -59,7 +59,10 @@ pub fn posted_for_families(
     family_ids: &[String],
 ) -> QueryResult<HashMap<String, Vec<PostedLine>>> {
     let rows: Vec<(String, LineRow)> = charge_lines::table
-        .inner_join(subscriptions::table)
+        .inner_join(
+            subscriptions::table
+                .on(subscriptions::subscription_id.eq(charge_lines::subscription_id)),
+        )
         .filter(subscriptions::family_id.eq_any(family_ids))
         .order(charge_lines::line_id)
         .select((subscriptions::family_id, LineRow::as_select()))

@@ -199,7 +199,6 @@ diesel::table! {
 }
 
 diesel::joinable!(applied_events -> staged_events (event_id));
-diesel::joinable!(charge_lines -> subscriptions (subscription_id));
 diesel::joinable!(invoices -> customers (customer_id));
 diesel::joinable!(invoices -> invoice_runs (period_start));
 diesel::joinable!(rejected_rows -> inbox_files (file_id));
