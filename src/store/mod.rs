@@ -7,6 +7,7 @@ pub mod clock;
 pub mod embedded;
 pub mod events;
 pub mod families;
+pub mod ledger;
 pub mod schema;
 pub mod subscriptions;
 

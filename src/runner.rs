@@ -1,0 +1,414 @@
+//! The job runner (SPEC section 8): runs jobs for logical dates exactly once, in order,
+//! under advisory locks, and records every attempt in the ledger.
+//!
+//! - A job's database effects and its `succeeded` ledger row commit in one transaction
+//!   (ingest-orders commits file by file, so its row is marked after the files are done).
+//! - A succeeded (job, date) is not repeated without `force`; a failed or interrupted one is
+//!   retried. ingest-orders is the exception: its unit of work is the inbox file (by hash),
+//!   not the date, so it always scans the inbox.
+//! - Each job is held with a PostgreSQL advisory lock on a dedicated connection for as long as
+//!   the runner lives: a second process gets `Error::JobHeld` naming the holder.
+
+use std::collections::BTreeSet;
+use std::time::{Instant, SystemTime};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::failpoint;
+use crate::jobs::{self, JobContext, JobName, JobOutcome};
+use crate::store::{self, ledger};
+
+/// The first key of subsweep's advisory locks (`'SUBS'`); the second is the job's index.
+const LOCK_CLASS: i32 = 0x5355_4253;
+
+/// Who started a run, as the ledger records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Cli,
+    Cron,
+    Backfill,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Cli => "cli",
+            Trigger::Cron => "cron",
+            Trigger::Backfill => "backfill",
+        }
+    }
+}
+
+/// What one job run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ran {
+    /// The job had already succeeded for the date.
+    Skipped,
+    Done(JobOutcome),
+}
+
+/// What a day (or a range of days) left for the exit code: the input files that failed.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub jobs_run: usize,
+    pub jobs_skipped: usize,
+    pub failed_files: Vec<String>,
+}
+
+impl Summary {
+    fn add(&mut self, ran: &Ran) {
+        match ran {
+            Ran::Skipped => self.jobs_skipped += 1,
+            Ran::Done(outcome) => {
+                self.jobs_run += 1;
+                self.failed_files
+                    .extend(outcome.failed_files.iter().cloned());
+            }
+        }
+    }
+
+    /// 65 when an input file failed as a whole (after everything else ran), else done.
+    pub fn into_result(self) -> Result<Summary> {
+        if self.failed_files.is_empty() {
+            Ok(self)
+        } else {
+            Err(Error::InputFailed(format!(
+                "{} input file(s) failed and were moved to failed/ with their reasons: {}",
+                self.failed_files.len(),
+                self.failed_files.join(", ")
+            )))
+        }
+    }
+}
+
+/// A runner: the configuration, a work connection and a lock connection.
+pub struct Runner<'a> {
+    app: &'a App,
+    work: PgConnection,
+    locks: PgConnection,
+    held: BTreeSet<JobName>,
+    trigger: Trigger,
+}
+
+impl<'a> Runner<'a> {
+    /// Connects (migrating the schema if needed) and names the session after the command, so a
+    /// second process can say who holds a job.
+    pub fn open(app: &'a App, trigger: Trigger, command: &str) -> Result<Runner<'a>> {
+        let work = app.connect()?;
+        let mut locks = store::connect(&app.database.url())?;
+        let name = format!("subsweep {command} (pid {})", std::process::id());
+        diesel::sql_query("SELECT set_config('application_name', $1, false)")
+            .bind::<Text, _>(&name)
+            .execute(&mut locks)?;
+        Ok(Runner {
+            app,
+            work,
+            locks,
+            held: BTreeSet::new(),
+            trigger,
+        })
+    }
+
+    /// The work connection (for read-only questions after a run).
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.work
+    }
+
+    /// Takes the advisory locks of `jobs`, all or none: if another process holds one, the
+    /// ones taken here are released and the error names the holder.
+    pub fn hold(&mut self, wanted: &[JobName]) -> Result<()> {
+        let mut taken = Vec::new();
+        for &job in wanted {
+            if self.held.contains(&job) {
+                continue;
+            }
+            let got: Locked = diesel::sql_query("SELECT pg_try_advisory_lock($1, $2) AS locked")
+                .bind::<Integer, _>(LOCK_CLASS)
+                .bind::<Integer, _>(lock_key(job))
+                .get_result(&mut self.locks)?;
+            if !got.locked {
+                let holder = self.holder(job)?;
+                for job in taken {
+                    self.unlock(job)?;
+                }
+                return Err(Error::JobHeld(format!(
+                    "{job} is already running in another process ({holder}); try again when it \
+                     has finished"
+                )));
+            }
+            self.held.insert(job);
+            taken.push(job);
+        }
+        Ok(())
+    }
+
+    /// Releases every lock this runner holds.
+    pub fn release(&mut self) -> Result<()> {
+        for job in std::mem::take(&mut self.held) {
+            diesel::sql_query("SELECT pg_advisory_unlock($1, $2)")
+                .bind::<Integer, _>(LOCK_CLASS)
+                .bind::<Integer, _>(lock_key(job))
+                .execute(&mut self.locks)?;
+        }
+        Ok(())
+    }
+
+    fn unlock(&mut self, job: JobName) -> Result<()> {
+        diesel::sql_query("SELECT pg_advisory_unlock($1, $2)")
+            .bind::<Integer, _>(LOCK_CLASS)
+            .bind::<Integer, _>(lock_key(job))
+            .execute(&mut self.locks)?;
+        self.held.remove(&job);
+        Ok(())
+    }
+
+    fn holder(&mut self, job: JobName) -> Result<String> {
+        let rows: Vec<Holder> = diesel::sql_query(
+            "SELECT a.pid::bigint AS pid, a.application_name, \
+                    to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS since \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::oid \
+               AND l.objid = $2::oid",
+        )
+        .bind::<BigInt, _>(i64::from(LOCK_CLASS))
+        .bind::<BigInt, _>(i64::from(lock_key(job)))
+        .load(&mut self.locks)?;
+        Ok(match rows.first() {
+            Some(h) => format!(
+                "held by '{}', database pid {}, connected since {}",
+                h.application_name.as_deref().unwrap_or("?"),
+                h.pid,
+                h.since.as_deref().unwrap_or("?")
+            ),
+            None => "the holder has just finished".to_string(),
+        })
+    }
+
+    /// Runs `job` for `date` (taking its lock if not held yet).
+    pub fn run(&mut self, job: JobName, date: NaiveDate, force: bool) -> Result<Ran> {
+        self.hold(&[job])?;
+        let name = job.as_str();
+        let previous = ledger::get(&mut self.work, name, date)?;
+        if previous.as_ref().is_some_and(|r| r.succeeded())
+            && !force
+            && job != JobName::IngestOrders
+        {
+            tracing::info!(job = name, date = %date, "already succeeded; skipped (use --force to run again)");
+            return Ok(Ran::Skipped);
+        }
+        if let Some(before) = predecessor(job) {
+            let done = ledger::get(&mut self.work, before.as_str(), date)?;
+            if !done.as_ref().is_some_and(|r| r.succeeded()) {
+                let state = match done {
+                    Some(r) => format!("its run is {}", r.status),
+                    None => "it has not run".to_string(),
+                };
+                return Err(Error::Usage(format!(
+                    "{job} for {date} needs {before} for {date} first ({state}): run \
+                     `subsweep nightly --date {date}`"
+                )));
+            }
+        }
+
+        let started = Instant::now();
+        let attempt = ledger::start(&mut self.work, name, date, self.trigger.as_str())?;
+        let result = self.execute(job, date);
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(outcome) => {
+                let counts = counts_json(&outcome);
+                tracing::info!(
+                    job = name,
+                    date = %date,
+                    status = "succeeded",
+                    attempt,
+                    trigger = self.trigger.as_str(),
+                    elapsed_ms,
+                    counts = %counts,
+                    "job run"
+                );
+                Ok(Ran::Done(outcome))
+            }
+            Err(e) => {
+                let message = e.to_string();
+                // The work connection may be gone (that is often why the job failed): the
+                // row then stays `running`, which the next attempt treats the same way.
+                let _ = ledger::finish(&mut self.work, name, date, "failed", "{}", Some(&message));
+                tracing::error!(
+                    job = name,
+                    date = %date,
+                    status = "failed",
+                    attempt,
+                    trigger = self.trigger.as_str(),
+                    elapsed_ms,
+                    error = %message,
+                    "job run"
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// The job itself, with its ledger row marked succeeded in the same transaction.
+    fn execute(&mut self, job: JobName, date: NaiveDate) -> Result<JobOutcome> {
+        let config = &self.app.config;
+        let name = job.as_str();
+        let finish = |conn: &mut PgConnection, outcome: &JobOutcome| -> Result<()> {
+            failpoint::hit(&format!("{name}:before-commit"));
+            ledger::finish(conn, name, date, "succeeded", &counts_json(outcome), None)?;
+            Ok(())
+        };
+        if job.is_one_transaction() {
+            let outcome = self.work.transaction::<_, Error, _>(|conn| {
+                let mut ctx = JobContext {
+                    config,
+                    conn,
+                    wall_clock: SystemTime::now(),
+                };
+                let outcome = jobs::execute(job, &mut ctx, date)?;
+                finish(ctx.conn, &outcome)?;
+                Ok(outcome)
+            })?;
+            failpoint::hit(&format!("{name}:after-commit"));
+            Ok(outcome)
+        } else {
+            let mut ctx = JobContext {
+                config,
+                conn: &mut self.work,
+                wall_clock: SystemTime::now(),
+            };
+            let outcome = jobs::execute(job, &mut ctx, date)?;
+            finish(ctx.conn, &outcome)?;
+            Ok(outcome)
+        }
+    }
+
+    /// The whole day: every job for `date` in SPEC section 1's order, under all six locks.
+    pub fn nightly(&mut self, date: NaiveDate, force: bool) -> Result<Summary> {
+        self.hold(&JobName::NIGHTLY)?;
+        let mut summary = Summary::default();
+        for job in JobName::NIGHTLY {
+            let ran = self.run(job, date, force)?;
+            summary.add(&ran);
+        }
+        Ok(summary)
+    }
+
+    /// Ingests once (as of `from`), then runs every date from `from` to `to` in order. Dates
+    /// whose jobs already succeeded are skipped, so a second invocation after a crash
+    /// continues where the first stopped.
+    pub fn backfill(&mut self, from: NaiveDate, to: NaiveDate) -> Result<Summary> {
+        self.hold(&JobName::NIGHTLY)?;
+        let mut summary = Summary::default();
+        summary.add(&self.run(JobName::IngestOrders, from, false)?);
+        let days = dates(from, to);
+        let bar = progress_bar(days.len() as u64);
+        for date in days {
+            bar.set_message(date.to_string());
+            for job in &JobName::NIGHTLY[1..] {
+                let ran = self.run(*job, date, false)?;
+                summary.add(&ran);
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        Ok(summary)
+    }
+}
+
+/// The job that must have succeeded for the same date first (ingest stands outside the
+/// order: backfill ingests once for the whole range).
+pub fn predecessor(job: JobName) -> Option<JobName> {
+    match job {
+        JobName::IngestOrders | JobName::TrialConversions => None,
+        JobName::Renewals => Some(JobName::TrialConversions),
+        JobName::SuspensionExpiry => Some(JobName::Renewals),
+        JobName::ApplyOrders => Some(JobName::SuspensionExpiry),
+        JobName::Invoices => Some(JobName::ApplyOrders),
+    }
+}
+
+fn lock_key(job: JobName) -> i32 {
+    JobName::NIGHTLY
+        .iter()
+        .position(|j| *j == job)
+        .expect("every job is in NIGHTLY") as i32
+        + 1
+}
+
+/// Every date from `from` to `to`, inclusive.
+pub fn dates(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+    from.iter_days().take_while(|d| *d <= to).collect()
+}
+
+/// A progress bar on a terminal, nothing otherwise.
+pub fn progress_bar(len: u64) -> ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} days {msg} ({eta})") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// The outcome's counts as a JSON object, for the ledger and the summary log line.
+pub fn counts_json(outcome: &JobOutcome) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = outcome
+        .counts
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    locked: bool,
+}
+
+#[derive(QueryableByName)]
+struct Holder {
+    #[diesel(sql_type = BigInt)]
+    pid: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    application_name: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    since: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_job_but_the_first_two_waits_for_the_one_before_it() {
+        let order: Vec<JobName> = JobName::NIGHTLY[1..].to_vec();
+        for pair in order.windows(2) {
+            assert_eq!(predecessor(pair[1]), Some(pair[0]));
+        }
+        assert_eq!(predecessor(JobName::TrialConversions), None);
+        assert_eq!(predecessor(JobName::IngestOrders), None);
+    }
+
+    #[test]
+    fn lock_keys_are_distinct() {
+        let keys: BTreeSet<i32> = JobName::NIGHTLY.iter().map(|j| lock_key(*j)).collect();
+        assert_eq!(keys.len(), 6);
+    }
+
+    #[test]
+    fn dates_are_inclusive_and_empty_when_reversed() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(dates(d("2026-02-27"), d("2026-03-01")).len(), 3);
+        assert!(dates(d("2026-03-02"), d("2026-03-01")).is_empty());
+    }
+}

@@ -1,0 +1,248 @@
+//! `subsweep serve`: the `[[jobs]]` of jobs.toml on their cron schedules (UTC, with a seconds
+//! field), driven by tokio-cron-scheduler.
+//!
+//! - A fire's logical date comes from the schedule: the scheduled instant's date minus one
+//!   (a nightly at 00:30 closes the day that just ended), however late the fire runs.
+//! - Every run of an entry brings it up to date: the dates after the last one it succeeded for,
+//!   in order, capped at `[serve] catch_up_days` (the dates left out are reported, with the
+//!   backfill command that covers them). On start, the same catch-up runs once.
+//! - One worker runs the fires one after another, so no two runs overlap; another process
+//!   holding a job makes the fire skip with a warning (the next fire catches up).
+//! - SIGTERM or SIGINT: the run in flight finishes (or its transaction rolls back if the
+//!   database goes away), then the process exits 0.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use croner::Cron;
+use croner::parser::{CronParser, Seconds};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+use crate::app::App;
+use crate::config::ScheduledJob;
+use crate::error::{Error, Result};
+use crate::jobs::JobName;
+use crate::runner::{Runner, Trigger, dates};
+use crate::store::ledger;
+
+/// What one `[[jobs]]` entry runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Work {
+    Nightly,
+    Job(JobName),
+}
+
+impl Work {
+    fn parse(name: &str) -> Result<Work> {
+        if name == "nightly" {
+            return Ok(Work::Nightly);
+        }
+        name.parse().map(Work::Job).map_err(Error::Usage)
+    }
+
+    /// The job whose ledger says how far this entry got.
+    fn last_job(self) -> JobName {
+        match self {
+            Work::Nightly => JobName::Invoices,
+            Work::Job(job) => job,
+        }
+    }
+}
+
+struct Entry {
+    name: String,
+    work: Work,
+    cron: Cron,
+}
+
+/// The logical date a fire scheduled at `instant` processes.
+pub fn logical_date(instant: DateTime<Utc>) -> NaiveDate {
+    instant
+        .date_naive()
+        .pred_opt()
+        .expect("a date has a day before it")
+}
+
+/// The scheduled instant of the fire happening at `now` (the latest occurrence not after it).
+fn scheduled_instant(cron: &Cron, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    cron.find_previous_occurrence(&now, true).ok()
+}
+
+fn parse_cron(schedule: &str) -> Result<Cron> {
+    CronParser::builder()
+        .seconds(Seconds::Required)
+        .build()
+        .parse(schedule)
+        .map_err(|e| Error::Usage(format!("schedule '{schedule}': {e}")))
+}
+
+fn entries(jobs: &[ScheduledJob]) -> Result<Vec<Entry>> {
+    if jobs.is_empty() {
+        return Err(Error::Usage(
+            "jobs.toml has no [[jobs]] entries: add e.g. [[jobs]] name = \"nightly\" \
+             schedule = \"0 30 0 * * *\""
+                .into(),
+        ));
+    }
+    jobs.iter()
+        .map(|j| {
+            Ok(Entry {
+                name: j.name.clone(),
+                work: Work::parse(&j.name)?,
+                cron: parse_cron(&j.schedule)?,
+            })
+        })
+        .collect()
+}
+
+/// Runs the scheduler until SIGTERM/SIGINT.
+pub fn serve(app: &App) -> Result<()> {
+    let entries = entries(&app.config.jobs)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_scheduler(app, entries))
+}
+
+async fn run_scheduler(app: &App, entries: Vec<Entry>) -> Result<()> {
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let (fires, mut queue) = mpsc::unbounded_channel::<(usize, NaiveDate)>();
+
+    let scheduler = JobScheduler::new().await.map_err(scheduler_error)?;
+    for (index, entry) in entries.iter().enumerate() {
+        let fires = fires.clone();
+        let cron = entry.cron.clone();
+        let job = Job::new_async(entry.cron.pattern.to_string(), move |_id, _scheduler| {
+            let fires = fires.clone();
+            let instant = scheduled_instant(&cron, Utc::now()).unwrap_or_else(Utc::now);
+            Box::pin(async move {
+                let _ = fires.send((index, logical_date(instant)));
+            })
+        })
+        .map_err(scheduler_error)?;
+        scheduler.add(job).await.map_err(scheduler_error)?;
+    }
+
+    // Catch up first: the date each entry's latest scheduled fire stands for.
+    let now = Utc::now();
+    for (index, entry) in entries.iter().enumerate() {
+        if let Some(instant) = scheduled_instant(&entry.cron, now) {
+            let _ = fires.send((index, logical_date(instant)));
+        }
+    }
+    scheduler.start().await.map_err(scheduler_error)?;
+    tracing::info!(
+        entries = entries.len(),
+        "serve: scheduler started ({}); SIGTERM or SIGINT stops it",
+        entries
+            .iter()
+            .map(|e| format!("{} at '{}'", e.name, e.cron.pattern))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    let app_ref = app;
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+            fire = queue.recv() => {
+                let Some((index, date)) = fire else { break };
+                let entry = &entries[index];
+                // The job runs on this thread: the select above is not polled meanwhile, so a
+                // signal waits until the run in flight has finished.
+                tokio::task::block_in_place(|| fire_entry(app_ref, entry, date));
+            }
+        }
+    }
+    tracing::info!("serve: stopping");
+    let mut scheduler = scheduler;
+    let _ = scheduler.shutdown().await;
+    Ok(())
+}
+
+/// Brings one entry up to `date`: the dates after its last success, in order, capped.
+fn fire_entry(app: &App, entry: &Entry, date: NaiveDate) {
+    if let Err(e) = catch_up(app, entry, date) {
+        match e {
+            Error::JobHeld(message) => tracing::warn!("serve: {}: {message}", entry.name),
+            e => tracing::error!("serve: {} for {date} failed: {e}", entry.name),
+        }
+    }
+}
+
+fn catch_up(app: &App, entry: &Entry, date: NaiveDate) -> Result<()> {
+    let mut runner = Runner::open(app, Trigger::Cron, &format!("serve {}", entry.name))?;
+    let last = ledger::last_succeeded(runner.conn(), entry.work.last_job().as_str())?;
+    let first = last.and_then(|d| d.succ_opt()).unwrap_or(date);
+    let mut todo = dates(first, date);
+    let cap = app.config.serve.catch_up_days.max(1) as usize;
+    if todo.len() > cap {
+        let dropped = todo.len() - cap;
+        let (from, to) = (todo[0], todo[dropped - 1]);
+        tracing::warn!(
+            "serve: {} missed {dropped} date(s) {from}..{to}, more than [serve] catch_up_days = \
+             {cap}; they are left out: run `subsweep backfill --from {from} --to {to}`",
+            entry.name
+        );
+        todo.drain(..dropped);
+    }
+    for day in todo {
+        let summary = match entry.work {
+            Work::Nightly => runner.nightly(day, false)?,
+            Work::Job(job) => {
+                runner.run(job, day, false)?;
+                Default::default()
+            }
+        };
+        if !summary.failed_files.is_empty() {
+            tracing::warn!(
+                "serve: input files failed for {day}: {}",
+                summary.failed_files.join(", ")
+            );
+        }
+    }
+    runner.release()?;
+    Ok(())
+}
+
+fn scheduler_error(e: tokio_cron_scheduler::JobSchedulerError) -> Error {
+    Error::Other(format!("scheduler: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_fire_processes_the_day_before_its_scheduled_instant() {
+        let cron = parse_cron("0 30 0 * * *").unwrap();
+        // Fired late, at 00:31:10: still the 00:30 fire, for the day before.
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 31, 10).unwrap();
+        let instant = scheduled_instant(&cron, now).unwrap();
+        assert_eq!(instant, Utc.with_ymd_and_hms(2026, 3, 1, 0, 30, 0).unwrap());
+        assert_eq!(logical_date(instant).to_string(), "2026-02-28");
+    }
+
+    #[test]
+    fn schedules_need_a_seconds_field() {
+        assert!(parse_cron("30 0 * * *").is_err());
+        assert!(parse_cron("*/2 * * * * *").is_ok());
+    }
+
+    #[test]
+    fn entries_name_jobs_or_nightly() {
+        let jobs = [ScheduledJob {
+            name: "renewals".into(),
+            schedule: "0 0 1 * * *".into(),
+        }];
+        assert_eq!(
+            entries(&jobs).unwrap()[0].work,
+            Work::Job(JobName::Renewals)
+        );
+        assert!(entries(&[]).is_err());
+    }
+}

@@ -1,0 +1,195 @@
+//! `subsweep status`: recent job runs, what is pending, and the files ingested.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text};
+
+use crate::config::Config;
+use crate::domain::invoicing;
+use crate::error::Result;
+use crate::jobs::JobName;
+use crate::store::{clock, ledger};
+
+#[derive(QueryableByName)]
+struct Pending {
+    #[diesel(sql_type = BigInt)]
+    events: i64,
+    #[diesel(sql_type = Nullable<Date>)]
+    first: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Date>)]
+    last: Option<NaiveDate>,
+}
+
+#[derive(QueryableByName)]
+struct FileRow {
+    #[diesel(sql_type = Text)]
+    file_name: String,
+    #[diesel(sql_type = Date)]
+    logical_date: NaiveDate,
+    #[diesel(sql_type = Text)]
+    outcome: String,
+    #[diesel(sql_type = Integer)]
+    rows_received: i32,
+    #[diesel(sql_type = Integer)]
+    rows_staged: i32,
+    #[diesel(sql_type = Integer)]
+    rows_rejected: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    error: Option<String>,
+}
+
+/// Writes the status report.
+pub fn write(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> Result<()> {
+    writeln!(out, "Recent job runs (newest first):")?;
+    writeln!(
+        out,
+        "  {:<18} {:<10} {:<9} {:>7} {:<8} {:<20} counts / error",
+        "job", "date", "status", "attempt", "trigger", "finished (UTC)"
+    )?;
+    let runs = ledger::recent(conn, 30)?;
+    if runs.is_empty() {
+        writeln!(out, "  (none yet)")?;
+    }
+    for run in runs {
+        let finished = run
+            .finished_at
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| "-".into());
+        let detail = run.error.unwrap_or(run.counts);
+        writeln!(
+            out,
+            "  {:<18} {:<10} {:<9} {:>7} {:<8} {:<20} {}",
+            run.job, run.logical_date, run.status, run.attempt, run.trigger, finished, detail
+        )?;
+    }
+
+    writeln!(out, "\nPending:")?;
+    match clock::read(conn)? {
+        Some(at) => writeln!(
+            out,
+            "  subscription state carried through {} ({:?})",
+            at.date, at.step
+        )?,
+        None => writeln!(out, "  no logical date processed yet")?,
+    }
+    let pending: Pending = diesel::sql_query(
+        "SELECT count(*) AS events, min(s.event_date) AS first, max(s.event_date) AS last \
+         FROM staged_events s \
+         WHERE NOT EXISTS (SELECT 1 FROM applied_events a WHERE a.event_id = s.event_id) \
+           AND NOT EXISTS (SELECT 1 FROM rejected_rows r WHERE r.event_id = s.event_id)",
+    )
+    .get_result(conn)?;
+    match (pending.first, pending.last) {
+        (Some(first), Some(last)) => writeln!(
+            out,
+            "  {} staged order event(s) not applied yet, dated {first}..{last}",
+            pending.events
+        )?,
+        _ => writeln!(out, "  no staged order events waiting")?,
+    }
+    let waiting = inbox_waiting(config);
+    writeln!(
+        out,
+        "  {waiting} file(s) waiting in the inbox {}",
+        config.intake.inbox.display()
+    )?;
+
+    writeln!(out, "\nFiles (newest first):")?;
+    let files: Vec<FileRow> = diesel::sql_query(
+        "SELECT file_name, logical_date, outcome, rows_received, rows_staged, rows_rejected, error \
+         FROM inbox_files ORDER BY file_id DESC LIMIT 20",
+    )
+    .load(conn)?;
+    if files.is_empty() {
+        writeln!(out, "  (none yet)")?;
+    }
+    for f in files {
+        write!(
+            out,
+            "  {:<10} {:<8} {} received {} = staged {} + rejected {}",
+            f.logical_date, f.outcome, f.file_name, f.rows_received, f.rows_staged, f.rows_rejected
+        )?;
+        match f.error {
+            Some(error) => writeln!(out, "  ({})", error.lines().next().unwrap_or(""))?,
+            None => writeln!(out)?,
+        }
+    }
+    Ok(())
+}
+
+fn inbox_waiting(config: &Config) -> usize {
+    std::fs::read_dir(&config.intake.inbox)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    name.ends_with(".csv") && !name.starts_with('.')
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// `backfill --dry-run`: what a backfill over `from..=to` would do, changing nothing.
+pub fn write_backfill_plan(
+    out: &mut dyn Write,
+    conn: &mut PgConnection,
+    config: &Config,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<()> {
+    let has_schema: Exists =
+        diesel::sql_query("SELECT to_regclass('job_runs') IS NOT NULL AS present")
+            .get_result(conn)?;
+    let done: BTreeSet<(String, NaiveDate)> = if has_schema.present {
+        ledger::succeeded_between(conn, from, to)?
+            .into_iter()
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    writeln!(
+        out,
+        "dry run: nothing is changed. backfill {from}..{to} would:"
+    )?;
+    writeln!(
+        out,
+        "  ingest-orders as of {from}: {} file(s) in {}",
+        inbox_waiting(config),
+        config.intake.inbox.display()
+    )?;
+    let mut nothing = 0;
+    for date in crate::runner::dates(from, to) {
+        let todo: Vec<&str> = JobName::NIGHTLY[1..]
+            .iter()
+            .map(|j| j.as_str())
+            .filter(|j| !done.contains(&(j.to_string(), date)))
+            .collect();
+        if todo.is_empty() {
+            nothing += 1;
+            continue;
+        }
+        let invoice = if invoicing::closes_period(date, config.billing.invoice_day)
+            && todo.contains(&"invoices")
+        {
+            " (closes an invoice period)"
+        } else {
+            ""
+        };
+        writeln!(out, "  {date}: {}{invoice}", todo.join(", "))?;
+    }
+    if nothing > 0 {
+        writeln!(out, "  {nothing} date(s) already done, skipped")?;
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    present: bool,
+}
