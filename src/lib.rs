@@ -2,10 +2,14 @@
 
 pub mod app;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod failpoint;
 pub mod intake;
 pub mod jobs;
 pub mod output;
+pub mod runner;
+pub mod serve;
+pub mod status;
 pub mod store;

@@ -12,7 +12,9 @@ use subsweep::error::{Error, Exit, Result};
 use subsweep::intake::catalog;
 use subsweep::jobs::JobName;
 use subsweep::output;
+use subsweep::runner::{Ran, Runner, Summary, Trigger};
 use subsweep::store;
+use subsweep::{demo, serve, status};
 
 /// subsweep: a cloud reseller's nightly subscription back office over PostgreSQL.
 ///
@@ -178,12 +180,67 @@ fn run(cli: Cli) -> Result<Exit> {
             output::subscriptions::write_csv(&mut std::io::stdout().lock(), &list, as_of)?;
             Ok(Exit::Done)
         }
-        Command::Run { .. }
-        | Command::Nightly { .. }
-        | Command::Backfill { .. }
-        | Command::Serve
-        | Command::Status
-        | Command::Demo => Err(Error::Other("not implemented yet".into())),
+        Command::Run { job, date, force } => {
+            let app = App::open(&cli.config, url)?;
+            let date = date.unwrap_or_else(yesterday);
+            let mut runner = Runner::open(&app, Trigger::Cli, &format!("run {job} {date}"))?;
+            let mut summary = Summary::default();
+            if let Ran::Done(outcome) = runner.run(job, date, force)? {
+                summary.failed_files = outcome.failed_files;
+            }
+            summary.into_result()?;
+            Ok(Exit::Done)
+        }
+        Command::Nightly { date, force } => {
+            let app = App::open(&cli.config, url)?;
+            let date = date.unwrap_or_else(yesterday);
+            let mut runner = Runner::open(&app, Trigger::Cli, &format!("nightly {date}"))?;
+            runner.nightly(date, force)?.into_result()?;
+            Ok(Exit::Done)
+        }
+        Command::Backfill { from, to, dry_run } => {
+            if to < from {
+                return Err(Error::Usage(format!(
+                    "backfill --from {from} --to {to}: the range is empty (--to is before --from)"
+                )));
+            }
+            let app = App::open(&cli.config, url)?;
+            if dry_run {
+                let mut conn = store::connect(&app.database.url())?;
+                status::write_backfill_plan(
+                    &mut std::io::stdout().lock(),
+                    &mut conn,
+                    &app.config,
+                    from,
+                    to,
+                )?;
+                return Ok(Exit::Done);
+            }
+            let mut runner =
+                Runner::open(&app, Trigger::Backfill, &format!("backfill {from}..{to}"))?;
+            let summary = runner.backfill(from, to)?;
+            println!(
+                "backfill {from}..{to}: {} job run(s), {} already done",
+                summary.jobs_run, summary.jobs_skipped
+            );
+            summary.into_result()?;
+            Ok(Exit::Done)
+        }
+        Command::Serve => {
+            let app = App::open(&cli.config, url)?;
+            serve::serve(&app)?;
+            Ok(Exit::Done)
+        }
+        Command::Status => {
+            let app = App::open(&cli.config, url)?;
+            let mut conn = app.connect()?;
+            status::write(&mut std::io::stdout().lock(), &mut conn, &app.config)?;
+            Ok(Exit::Done)
+        }
+        Command::Demo => {
+            demo::run(&cli.config, &mut std::io::stdout().lock())?;
+            Ok(Exit::Done)
+        }
     }
 }
 

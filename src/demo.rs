@@ -1,0 +1,255 @@
+//! `subsweep demo`: the whole product on the fixtures, on the embedded default.
+//!
+//! It starts (or reuses) the private cluster under `[database].data_dir`, recreates the
+//! database `subsweep_demo` in it, lays out a fresh workspace under `.subsweep/demo/` (its own
+//! jobs.toml, inbox, archive, failed and out folders), copies the fixture order files into the
+//! inbox, loads the fixture catalog and customers, backfills the fixture months, and prints
+//! what came out and where. Running it again starts over and writes the same files.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::app::App;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::intake::catalog;
+use crate::runner::{Runner, Trigger};
+use crate::store::embedded::{Durability, EmbeddedCluster};
+use crate::store::{self, DatabaseLocation};
+
+/// The database the demo owns (dropped and recreated on every run).
+const DEMO_DATABASE: &str = "subsweep_demo";
+/// The partner id the fixture order files carry.
+const DEMO_PARTNER: &str = "P-CONTOSO-CSP-01";
+/// The fixture months: every order file's events fall in them.
+const FROM: (i32, u32, u32) = (2026, 7, 1);
+const TO: (i32, u32, u32) = (2026, 10, 31);
+
+/// Where the demo put things, for the summary.
+pub struct DemoReport {
+    pub workspace: PathBuf,
+    pub database: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// Runs the demo; `config_path` locates the repository (its folder holds `fixtures/` and the
+/// data_dir of the embedded cluster).
+pub fn run(config_path: &Path, out: &mut dyn Write) -> Result<DemoReport> {
+    let base = config_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let base = fs::canonicalize(&base)?;
+    let fixtures = find_fixtures(&base)?;
+    let data_dir = match Config::load(config_path) {
+        Ok(config) => config.database.data_dir,
+        Err(_) => base.join(".subsweep/pgdata"),
+    };
+
+    let workspace = base.join(".subsweep/demo");
+    if workspace.exists() {
+        fs::remove_dir_all(&workspace)?;
+    }
+    let inbox = workspace.join("inbox");
+    fs::create_dir_all(&inbox)?;
+    copy_inbox(&fixtures.join("inbox"), &inbox)?;
+    let config_file = workspace.join("jobs.toml");
+    fs::write(&config_file, demo_config(&data_dir))?;
+    let config = Config::load(&config_file)?;
+
+    let cluster = EmbeddedCluster::ensure_running(&config.database.data_dir, Durability::Durable)
+        .map_err(store::ConnectError::from)?;
+    recreate_database(&cluster.url("postgres"))?;
+    let url = cluster.url(DEMO_DATABASE);
+    let app = App {
+        config,
+        database: DatabaseLocation::Url(url),
+    };
+    writeln!(
+        out,
+        "demo: embedded PostgreSQL at {} (database {DEMO_DATABASE})",
+        cluster.data_dir.display()
+    )?;
+
+    let mut conn = app.connect()?;
+    let offers = catalog::read_offers(&fixtures.join("offers.csv")).map_err(problems)?;
+    let customers = catalog::read_customers(&fixtures.join("customers.csv")).map_err(problems)?;
+    store::catalog::upsert_offers(&mut conn, &offers)?;
+    store::catalog::upsert_customers(&mut conn, &customers)?;
+    writeln!(
+        out,
+        "demo: loaded {} offers and {} customers from {}",
+        offers.len(),
+        customers.len(),
+        fixtures.display()
+    )?;
+
+    let from = date(FROM);
+    let to = date(TO);
+    let mut runner = Runner::open(&app, Trigger::Backfill, "demo")?;
+    let summary = runner.backfill(from, to)?;
+    writeln!(
+        out,
+        "demo: backfilled {from}..{to} ({} job runs)",
+        summary.jobs_run
+    )?;
+    summary.into_result()?;
+    write_summary(out, runner.conn(), &app.config)?;
+    Ok(DemoReport {
+        workspace,
+        database: DEMO_DATABASE.to_string(),
+        from,
+        to,
+    })
+}
+
+fn date((y, m, d): (i32, u32, u32)) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("the demo range is a valid date")
+}
+
+fn problems(list: Vec<crate::intake::csv_source::FileProblem>) -> Error {
+    let lines: Vec<String> = list.iter().map(|p| p.to_string()).collect();
+    Error::InputFailed(lines.join("\n"))
+}
+
+/// `fixtures/` beside the configuration, else the one of the source tree this binary was
+/// built from.
+fn find_fixtures(base: &Path) -> Result<PathBuf> {
+    let candidates = [
+        base.join("fixtures"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
+    ];
+    candidates
+        .into_iter()
+        .find(|p| p.join("offers.csv").is_file())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "no fixtures/ folder with offers.csv next to {}: run the demo from the \
+                 repository root",
+                base.display()
+            ))
+        })
+}
+
+/// Copies the fixture order files, giving them modification times in name order (the inbox
+/// takes files oldest first) and old enough to have settled.
+fn copy_inbox(from: &Path, to: &Path) -> Result<()> {
+    let mut names: Vec<PathBuf> = fs::read_dir(from)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    names.sort();
+    let start = SystemTime::now() - Duration::from_secs(3600);
+    for (i, path) in names.iter().enumerate() {
+        let target = to.join(path.file_name().expect("a listed file has a name"));
+        fs::copy(path, &target)?;
+        let file = fs::File::options().write(true).open(&target)?;
+        file.set_modified(start + Duration::from_secs(i as u64))?;
+    }
+    Ok(())
+}
+
+fn demo_config(data_dir: &Path) -> String {
+    let data_dir = data_dir
+        .to_string_lossy()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    format!(
+        r#"# Written by `subsweep demo`; rewritten on every run.
+[partner]
+id = "{DEMO_PARTNER}"
+type = "direct_bill"
+
+[database]
+data_dir = "{data_dir}"
+
+[intake]
+inbox = "inbox"
+archive = "archive"
+failed = "failed"
+settle_seconds = 0
+
+[output]
+dir = "out"
+"#
+    )
+}
+
+fn recreate_database(maintenance_url: &str) -> Result<()> {
+    let mut conn = store::connect(maintenance_url)?;
+    diesel::sql_query(format!(
+        "DROP DATABASE IF EXISTS {DEMO_DATABASE} WITH (FORCE)"
+    ))
+    .execute(&mut conn)?;
+    diesel::sql_query(format!("CREATE DATABASE {DEMO_DATABASE}")).execute(&mut conn)?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = Text)]
+    label: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn write_summary(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> Result<()> {
+    let statuses: Vec<Count> = diesel::sql_query(
+        "SELECT status || CASE WHEN in_trial THEN ' (trial)' ELSE '' END AS label, count(*) AS n \
+         FROM subscriptions GROUP BY 1 ORDER BY 1",
+    )
+    .load(conn)?;
+    let line = |rows: &[Count]| {
+        rows.iter()
+            .map(|c| format!("{} {}", c.n, c.label))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    writeln!(out, "demo: subscriptions: {}", line(&statuses))?;
+    let rows: Vec<Count> = diesel::sql_query(
+        "SELECT 'rows staged' AS label, count(*) AS n FROM staged_events \
+         UNION ALL SELECT 'rows rejected', count(*) FROM rejected_rows \
+         UNION ALL SELECT 'charge lines', count(*) FROM charge_lines \
+         UNION ALL SELECT 'invoices', count(*) FROM invoices",
+    )
+    .load(conn)?;
+    writeln!(out, "demo: {}", line(&rows))?;
+    let totals: Vec<Count> = diesel::sql_query(
+        "SELECT currency || ' ' || to_char(sum(total), 'FM999999990.00') AS label, \
+                count(*) AS n FROM invoices GROUP BY currency ORDER BY currency",
+    )
+    .load(conn)?;
+    for t in &totals {
+        writeln!(out, "demo: invoiced {} over {} invoice(s)", t.label, t.n)?;
+    }
+    writeln!(
+        out,
+        "demo: invoices in {}",
+        config.output_dir.join("invoices").display()
+    )?;
+    writeln!(
+        out,
+        "demo: daily reports (rejects, provisioning, suspended) in {}",
+        config.output_dir.join("reports").display()
+    )?;
+    writeln!(
+        out,
+        "demo: archived order files in {}; configuration {}",
+        config.intake.archive.display(),
+        config.path.display()
+    )?;
+    writeln!(
+        out,
+        "demo: look around with `subsweep --config {} status` or `... subscriptions`",
+        config.path.display()
+    )?;
+    Ok(())
+}
