@@ -6,6 +6,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod failpoint;
+pub mod generate;
 pub mod intake;
 pub mod jobs;
 pub mod output;

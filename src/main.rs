@@ -100,6 +100,27 @@ enum Command {
     },
     /// Embedded database + fixtures, end to end.
     Demo,
+    /// Write a deterministic data set (catalog, customers, order files) for benchmarks.
+    Generate {
+        #[arg(long, default_value_t = 1000)]
+        customers: u64,
+        #[arg(long, default_value_t = 10_000)]
+        orders: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Folder to write offers.csv, customers.csv and inbox/ into.
+        #[arg(long)]
+        out: PathBuf,
+        /// First event date (day one is all purchases).
+        #[arg(long, default_value = "2026-01-05")]
+        start: NaiveDate,
+        /// Days the orders are spread over (one order file per day).
+        #[arg(long, default_value_t = 1)]
+        days: u64,
+        /// Partner id the order rows carry.
+        #[arg(long, default_value = "P-CONTOSO-CSP-01")]
+        partner: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -235,6 +256,32 @@ fn run(cli: Cli) -> Result<Exit> {
             let app = App::open(&cli.config, url)?;
             let mut conn = app.connect()?;
             status::write(&mut std::io::stdout().lock(), &mut conn, &app.config)?;
+            Ok(Exit::Done)
+        }
+        Command::Generate {
+            customers,
+            orders,
+            seed,
+            out,
+            start,
+            days,
+            partner,
+        } => {
+            let plan = subsweep::generate::Plan {
+                customers,
+                orders,
+                seed,
+                partner,
+                start,
+                days,
+            };
+            let written = subsweep::generate::generate(&plan, &out)?;
+            println!(
+                "{} order row(s) in {} file(s), {customers} customer(s), written to {}",
+                written.rows,
+                written.files,
+                out.display()
+            );
             Ok(Exit::Done)
         }
         Command::Demo => {

@@ -108,7 +108,7 @@ pub fn serve(app: &App) -> Result<()> {
 async fn run_scheduler(app: &App, entries: Vec<Entry>) -> Result<()> {
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
-    let (fires, mut queue) = mpsc::unbounded_channel::<(usize, NaiveDate)>();
+    let (fires, mut queue) = mpsc::unbounded_channel::<(usize, NaiveDate, bool)>();
 
     let scheduler = JobScheduler::new().await.map_err(scheduler_error)?;
     for (index, entry) in entries.iter().enumerate() {
@@ -118,7 +118,7 @@ async fn run_scheduler(app: &App, entries: Vec<Entry>) -> Result<()> {
             let fires = fires.clone();
             let instant = scheduled_instant(&cron, Utc::now()).unwrap_or_else(Utc::now);
             Box::pin(async move {
-                let _ = fires.send((index, logical_date(instant)));
+                let _ = fires.send((index, logical_date(instant), true));
             })
         })
         .map_err(scheduler_error)?;
@@ -129,7 +129,7 @@ async fn run_scheduler(app: &App, entries: Vec<Entry>) -> Result<()> {
     let now = Utc::now();
     for (index, entry) in entries.iter().enumerate() {
         if let Some(instant) = scheduled_instant(&entry.cron, now) {
-            let _ = fires.send((index, logical_date(instant)));
+            let _ = fires.send((index, logical_date(instant), false));
         }
     }
     scheduler.start().await.map_err(scheduler_error)?;
@@ -149,8 +149,13 @@ async fn run_scheduler(app: &App, entries: Vec<Entry>) -> Result<()> {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
             fire = queue.recv() => {
-                let Some((index, date)) = fire else { break };
+                let Some((index, date, fired)) = fire else { break };
                 let entry = &entries[index];
+                if fired {
+                    tracing::info!("serve: {} fired for {date}", entry.name);
+                } else {
+                    tracing::info!("serve: {} catching up through {date}", entry.name);
+                }
                 // The job runs on this thread: the select above is not polled meanwhile, so a
                 // signal waits until the run in flight has finished.
                 tokio::task::block_in_place(|| fire_entry(app_ref, entry, date));

@@ -251,3 +251,48 @@ impl TestEnv {
         path
     }
 }
+
+/// The fixture catalog and customers of the repository.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+impl TestEnv {
+    /// The subsweep binary, pointed at this environment's configuration and database.
+    pub fn cli(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_subsweep"));
+        command
+            .arg("--config")
+            .arg(self.config_path())
+            .arg("--database-url")
+            .arg(&self.db.url)
+            .env_remove("SUBSWEEP_FAILPOINT")
+            .env("SUBSWEEP_CONNECT_ATTEMPTS", "2")
+            .env("RUST_LOG", "info");
+        command
+    }
+
+    /// Runs the binary with `args`; returns (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let output = self.cli().args(args).output().expect("subsweep runs");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Loads the repository's fixture offers and customers.
+    pub fn load_fixture_catalog(&self) {
+        for (command, file) in [
+            ("load-catalog", "offers.csv"),
+            ("load-customers", "customers.csv"),
+        ] {
+            let path = fixture(file);
+            let (code, _, err) = self.run(&[command, path.to_str().unwrap()]);
+            assert_eq!(code, 0, "{command}: {err}");
+        }
+    }
+}
