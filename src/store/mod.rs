@@ -6,7 +6,10 @@ pub mod charges;
 pub mod clock;
 pub mod embedded;
 pub mod events;
+pub mod export;
 pub mod families;
+pub mod invoices;
+pub mod reports;
 pub mod schema;
 pub mod subscriptions;
 
