@@ -3,7 +3,6 @@
 //! re-runs that write the same bytes.
 
 mod common;
-mod core;
 
 use std::path::PathBuf;
 
@@ -781,4 +780,44 @@ fn the_invoice_waits_for_the_days_orders() {
         "{err}"
     );
     assert!(!b.dir("2026-03").exists());
+}
+
+/// A COPY that fails part-way ends its stream like a complete one; the export must still fail.
+#[test]
+fn an_export_failing_part_way_is_an_error_not_a_short_file() {
+    use std::io::Read;
+    use subsweep::store::export::{Export, read_csv};
+    struct FailsAtRowThree;
+    impl Export for FailsAtRowThree {
+        const SQL: &'static str = "SELECT g, 1 / (g - 3) FROM generate_series(1, 5) g WHERE current_setting('subsweep.export_param') <> ''";
+    }
+    let mut b = Books::new();
+    let mut seen = String::new();
+    let result = b.conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        read_csv::<FailsAtRowThree, _>(conn, "x", |rows| rows.read_to_string(&mut seen))?
+            .map_err(|e| diesel::result::Error::DeserializationError(e.into()))?;
+        Ok(())
+    });
+    assert!(result.is_err(), "read {seen:?} without an error");
+    // Outside a transaction the failure could not be seen: refused up front.
+    let outside = read_csv::<FailsAtRowThree, _>(&mut b.conn, "x", |_| ());
+    assert!(outside.is_err());
+    // And a good export in a transaction reads everything and leaves the connection usable.
+    struct Three;
+    impl Export for Three {
+        const SQL: &'static str =
+            "SELECT g, current_setting('subsweep.export_param') FROM generate_series(1, 3) g";
+    }
+    let text = b
+        .conn
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            let mut text = String::new();
+            read_csv::<Three, _>(conn, "p", |rows| rows.read_to_string(&mut text))?.unwrap();
+            // Left unread on purpose: drained without harm.
+            read_csv::<Three, _>(conn, "q", |_| ())?;
+            Ok(text)
+        })
+        .unwrap();
+    assert_eq!(text, "1,p\n2,p\n3,p\n");
+    assert_eq!(b.count("invoices"), 0);
 }

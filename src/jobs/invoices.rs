@@ -60,9 +60,8 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     let partner = ctx.config.partner.id.clone();
     let mut control: Option<LinesError> = None;
     let mut lines = 0;
-    {
-        let rows = invoices::period_lines(ctx.conn, period.start)?;
-        let written = write_atomically(&dir.join(LINES_FILE), |out| {
+    let written = invoices::read_period_lines(ctx.conn, period.start, |rows| {
+        write_atomically(&dir.join(LINES_FILE), |out| {
             match files::write_lines(out, rows, &partner, &list) {
                 Ok(n) => {
                     lines = n;
@@ -74,15 +73,15 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
                     Err(std::io::Error::other("control totals"))
                 }
             }
-        });
-        if let Some(e) = control {
-            return Err(Error::Other(format!(
-                "invoice of {} .. {} refused: {e}",
-                period.start, period.end
-            )));
-        }
-        written?;
+        })
+    })?;
+    if let Some(e) = control {
+        return Err(Error::Other(format!(
+            "invoice of {} .. {} refused: {e}",
+            period.start, period.end
+        )));
     }
+    written?;
     write_atomically(&dir.join(INVOICES_FILE), |out| {
         files::write_invoices(out, &stored)
     })?;

@@ -69,20 +69,22 @@ pub fn write_daily(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<()> {
     header.extend(COLUMNS);
     let mut kinds = vec![Text, Plain, Text, Text];
     kinds.extend([Text; 13]);
-    let rows = reports::rejects(ctx.conn, date)?;
-    write_atomically(&dir.join("rejects.csv"), |out| {
-        write_report(out, &header, &kinds, rows)
-    })?;
+    reports::rejects(ctx.conn, date, |rows| {
+        write_atomically(&dir.join("rejects.csv"), |out| {
+            write_report(out, &header, &kinds, rows)
+        })
+    })??;
 
-    let rows = reports::provisioning(ctx.conn, date)?;
-    write_atomically(&dir.join("provisioning.csv"), |out| {
-        write_report(
-            out,
-            &PROVISIONING_HEADER,
-            &[Text, Text, Text, Text, Text, Text, Quantity, Plain, Text],
-            rows,
-        )
-    })?;
+    reports::provisioning(ctx.conn, date, |rows| {
+        write_atomically(&dir.join("provisioning.csv"), |out| {
+            write_report(
+                out,
+                &PROVISIONING_HEADER,
+                &[Text, Text, Text, Text, Text, Text, Quantity, Plain, Text],
+                rows,
+            )
+        })
+    })??;
 
     let path = dir.join("suspended.csv");
     let past = clock::read(ctx.conn)?.is_some_and(|at| at > Moment::new(date, Step::Orders));
@@ -92,15 +94,16 @@ pub fn write_daily(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<()> {
         if past {
             tracing::warn!(%date, "state has moved past {date}: suspended.csv shows the current state");
         }
-        let rows = reports::suspended(ctx.conn, date)?;
-        write_atomically(&path, |out| {
-            write_report(
-                out,
-                &SUSPENDED_HEADER,
-                &[Text, Text, Text, Text, Text, Plain, Plain],
-                rows,
-            )
-        })?;
+        reports::suspended(ctx.conn, date, |rows| {
+            write_atomically(&path, |out| {
+                write_report(
+                    out,
+                    &SUSPENDED_HEADER,
+                    &[Text, Text, Text, Text, Text, Plain, Plain],
+                    rows,
+                )
+            })
+        })??;
     }
     Ok(())
 }

@@ -117,14 +117,15 @@ impl Export for PeriodLines {
 /// Number of columns in each row of [`period_lines`].
 pub const LINE_FIELDS: usize = 21;
 
-/// Streams the lines of the period starting on `period_start`, as CSV rows of:
+/// Streams the lines of the period starting on `period_start` to `read`, as CSV rows of:
 /// customer_id, customer name, country, invoice_number, order_id, subscription_id,
 /// parent_subscription_id, offer_id, offer name, publisher_name, charge_type, start_date,
 /// end_date, billable_days, period_days, unit_price, quantity, amount, currency,
-/// billing_months, posted_on — in invoice-lines.csv order.
-pub fn period_lines(
+/// billing_months, posted_on — in invoice-lines.csv order. Inside a transaction only.
+pub fn read_period_lines<R>(
     conn: &mut PgConnection,
     period_start: NaiveDate,
-) -> QueryResult<impl BufRead + '_> {
-    export::copy_csv::<PeriodLines>(conn, &period_start.to_string())
+    read: impl FnOnce(&mut dyn BufRead) -> R,
+) -> QueryResult<R> {
+    export::read_csv::<PeriodLines, R>(conn, &period_start.to_string(), read)
 }

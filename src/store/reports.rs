@@ -23,8 +23,12 @@ impl Export for Rejects {
 
 /// Rows rejected while processing `date`: file name, source line, code, message, then the 13
 /// order values as written; by file name, then line.
-pub fn rejects(conn: &mut PgConnection, date: NaiveDate) -> QueryResult<impl BufRead + '_> {
-    export::copy_csv::<Rejects>(conn, &date.to_string())
+pub fn rejects<R>(
+    conn: &mut PgConnection,
+    date: NaiveDate,
+    read: impl FnOnce(&mut dyn BufRead) -> R,
+) -> QueryResult<R> {
+    export::read_csv::<Rejects, R>(conn, &date.to_string(), read)
 }
 
 struct Provisioning;
@@ -44,8 +48,12 @@ impl Export for Provisioning {
 
 /// Subscriptions of ISV offers whose purchase was applied on `date`: id, customer id and name,
 /// offer id and name, publisher name, quantity, purchase date (UTC), setup URL.
-pub fn provisioning(conn: &mut PgConnection, date: NaiveDate) -> QueryResult<impl BufRead + '_> {
-    export::copy_csv::<Provisioning>(conn, &date.to_string())
+pub fn provisioning<R>(
+    conn: &mut PgConnection,
+    date: NaiveDate,
+    read: impl FnOnce(&mut dyn BufRead) -> R,
+) -> QueryResult<R> {
+    export::read_csv::<Provisioning, R>(conn, &date.to_string(), read)
 }
 
 struct Suspended;
@@ -62,6 +70,10 @@ impl Export for Suspended {
 
 /// Subscriptions suspended now (the state as far as the state clock has carried it): id,
 /// customer id and name, offer id, parent id, suspension date, data-expiry date.
-pub fn suspended(conn: &mut PgConnection, date: NaiveDate) -> QueryResult<impl BufRead + '_> {
-    export::copy_csv::<Suspended>(conn, &date.to_string())
+pub fn suspended<R>(
+    conn: &mut PgConnection,
+    date: NaiveDate,
+    read: impl FnOnce(&mut dyn BufRead) -> R,
+) -> QueryResult<R> {
+    export::read_csv::<Suspended, R>(conn, &date.to_string(), read)
 }
