@@ -98,6 +98,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     if state.is_none_or(|at| at < Moment::new(date, Step::Orders)) {
         clock::advance(ctx.conn, Moment::new(date, Step::Orders))?;
     }
+    crate::output::reports::write_daily(ctx, date)?;
     Ok(outcome)
 }
 

@@ -1,12 +1,154 @@
-//! The `invoices` job.
+//! The `invoices` job (SPEC section 7): on the last day of an invoice period, number the
+//! period's invoices (once: a re-run finds them stored and never renumbers) and write
+//! `invoice-lines.csv` and `invoices.csv` from what is stored, so every run of the same period
+//! writes the same bytes.
 
 use chrono::NaiveDate;
 
 use super::{JobContext, JobOutcome};
+use crate::domain::invoicing;
+use crate::domain::lifecycle::{Moment, Step};
 use crate::error::{Error, Result};
+use crate::output::atomic::write_atomically;
+use crate::output::invoices::{self as files, LinesError};
+use crate::store::clock;
+use crate::store::invoices::{self, Invoice, NewRun};
+
+/// invoice-lines.csv.
+pub const LINES_FILE: &str = "invoice-lines.csv";
+/// invoices.csv.
+pub const INVOICES_FILE: &str = "invoices.csv";
 
 /// Runs `invoices` for logical date `date`.
 pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
-    let _ = (ctx, date);
-    Err(Error::Other("invoices is not implemented yet".into()))
+    let mut outcome = JobOutcome::default();
+    let invoice_day = ctx.config.billing.invoice_day;
+    if !invoicing::closes_period(date, invoice_day) {
+        outcome.add("invoices", 0);
+        return Ok(outcome);
+    }
+    let period = invoicing::period_containing(date, invoice_day);
+    // Locking the clock row keeps state jobs from posting into the period meanwhile; lines of
+    // the period's last day must all be posted before its invoice is taken.
+    let state = clock::read_for_update(ctx.conn)?;
+    if state.is_none_or(|at| at < Moment::new(date, Step::Orders)) {
+        return Err(Error::Usage(format!(
+            "the invoice of {} .. {} needs every job of {date} before it: run \
+             `subsweep nightly --date {date}`",
+            period.start, period.end
+        )));
+    }
+
+    if invoices::run_exists(ctx.conn, period.start)? {
+        outcome.add("periods_reemitted", 1);
+    } else {
+        let list = number_invoices(ctx, period.start, period.end)?;
+        let run = NewRun {
+            period_start: period.start,
+            period_end: period.end,
+            emitted_on: date,
+            invoice_count: count_i32(list.len()),
+            line_count: list.iter().map(|i| i.line_count).sum(),
+        };
+        invoices::insert_run(ctx.conn, &run, &list)?;
+        outcome.add("periods_emitted", 1);
+    }
+
+    let stored = invoices::stored(ctx.conn, period.start)?;
+    let list: Vec<Invoice> = stored.iter().map(|(i, _)| i.clone()).collect();
+    let dir = ctx.config.invoices_dir(period.start);
+    let partner = ctx.config.partner.id.clone();
+    let mut control: Option<LinesError> = None;
+    let mut lines = 0;
+    let written = invoices::read_period_lines(ctx.conn, period.start, |rows| {
+        write_atomically(&dir.join(LINES_FILE), |out| {
+            match files::write_lines(out, rows, &partner, &list) {
+                Ok(n) => {
+                    lines = n;
+                    Ok(())
+                }
+                Err(LinesError::Io(e)) => Err(e),
+                Err(e) => {
+                    control = Some(e);
+                    Err(std::io::Error::other("control totals"))
+                }
+            }
+        })
+    })?;
+    if let Some(e) = control {
+        return Err(Error::Other(format!(
+            "invoice of {} .. {} refused: {e}",
+            period.start, period.end
+        )));
+    }
+    written?;
+    write_atomically(&dir.join(INVOICES_FILE), |out| {
+        files::write_invoices(out, &stored)
+    })?;
+    outcome.add("invoices", list.len() as i64);
+    outcome.add("invoice_lines", lines as i64);
+    Ok(outcome)
+}
+
+/// One invoice per customer with lines in the period, numbered in customer_id order, with the
+/// count and total SQL computes from the lines themselves.
+fn number_invoices(
+    ctx: &mut JobContext<'_>,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<Invoice>> {
+    let totals = invoices::customer_totals(ctx.conn, start)?;
+    if totals.len() > 999_999 {
+        return Err(Error::Other(format!(
+            "the period {start} .. {end} has {} customers with lines: invoice numbers have six \
+             digits",
+            totals.len()
+        )));
+    }
+    totals
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let customer = t.customer_id.clone();
+            let refuse = |why: String| {
+                Error::Other(format!(
+                    "invoice of {start} .. {end} refused: customer {customer}: {why}"
+                ))
+            };
+            if t.orphan_lines > 0 {
+                return Err(refuse(format!(
+                    "{} lines belong to no known subscription",
+                    t.orphan_lines
+                )));
+            }
+            let currency = match (&t.min_currency, &t.max_currency) {
+                (Some(a), Some(b)) if a == b => a.clone(),
+                _ => {
+                    return Err(refuse(format!(
+                        "lines in several currencies ({} .. {})",
+                        t.min_currency.as_deref().unwrap_or(""),
+                        t.max_currency.as_deref().unwrap_or("")
+                    )));
+                }
+            };
+            Ok(Invoice {
+                invoice_number: invoicing::invoice_number(start, count_u32(i + 1)),
+                customer_id: t.customer_id,
+                period_start: start,
+                period_end: end,
+                line_count: i32::try_from(t.line_count)
+                    .map_err(|_| refuse("too many lines for one invoice".into()))?,
+                total: t.total,
+                currency,
+            })
+        })
+        .collect()
+}
+
+fn count_i32(n: usize) -> i32 {
+    i32::try_from(n).expect("invoice counts are bounded by six-digit numbers")
+}
+
+fn count_u32(n: usize) -> u32 {
+    u32::try_from(n).expect("invoice counts are bounded by six-digit numbers")
 }

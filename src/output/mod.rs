@@ -2,4 +2,6 @@
 
 pub mod atomic;
 pub mod cells;
+pub mod invoices;
+pub mod reports;
 pub mod subscriptions;

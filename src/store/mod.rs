@@ -6,8 +6,11 @@ pub mod charges;
 pub mod clock;
 pub mod embedded;
 pub mod events;
+pub mod export;
 pub mod families;
+pub mod invoices;
 pub mod ledger;
+pub mod reports;
 pub mod schema;
 pub mod subscriptions;
 

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""subsweep benchmark: times each scenario of issue 8 against a PostgreSQL COPY baseline
+measured in the same run, with the peak memory of each subsweep process.
+
+    python3 bench/run.py                   # 100k and 1M orders (about 10-20 minutes)
+    python3 bench/run.py --sizes 20000     # a quick look
+
+It uses DATABASE_URL when set (a server reachable by psql too), otherwise the embedded
+cluster under target/bench/pg. Results are printed and written to bench/results.md.
+Scenarios:
+  a  ingest-orders of N order rows        vs  psql \\copy of the same file into an unlogged table
+  b  the nightly of the purchase day      vs  the same \\copy (its input)
+  c  the rollover day (every subscription starts a new period)
+                                          vs  \\copy into an unlogged table of the lines it posted
+  d  the invoice run of the purchase month vs psql \\copy (SELECT the same lines) TO a file
+  e  a 365-day backfill (smallest size only): per-day cost, most days have nothing due
+"""
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "target" / "bench"
+BIN = ROOT / "target" / "release" / "subsweep"
+PARTNER = "P-BENCH-01"
+START = dt.date(2026, 1, 5)
+
+
+def sh(args, **kw):
+    return subprocess.run(args, check=True, **kw)
+
+
+def server_url():
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if url:
+        return url.rsplit("/", 1)[0] + "/postgres"
+    # The embedded cluster: let subsweep start it, then talk to its socket.
+    data_dir = WORK / "pg"
+    config = WORK / "embedded.toml"
+    config.write_text(f'[partner]\nid = "{PARTNER}"\ntype = "direct_bill"\n'
+                      f'[database]\ndata_dir = "{data_dir}"\n')
+    sh([str(BIN), "--config", str(config), "migrate"], stdout=subprocess.DEVNULL)
+    return f"postgresql://postgres@localhost/postgres?host={data_dir / 'socket'}&port=5432"
+
+
+def db_url(server, name):
+    base, _, query = server.partition("?")
+    base = base.rsplit("/", 1)[0] + "/" + name
+    return base + ("?" + query if query else "")
+
+
+def psql(url, command, capture=False):
+    out = sh(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", command],
+             stdout=subprocess.PIPE if capture else subprocess.DEVNULL)
+    return out.stdout.decode().strip() if capture else None
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def subsweep(config, url, *args):
+    """Runs subsweep; returns (seconds, peak MiB)."""
+    cmd = ["/usr/bin/time", "-f", "%M", str(BIN), "--config", str(config),
+           "--database-url", url, *args]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seconds = time.perf_counter() - start
+    err = done.stderr.decode()
+    if done.returncode != 0:
+        sys.exit(f"subsweep {' '.join(args)} failed ({done.returncode}):\n{err[-3000:]}")
+    peak_kib = int(err.strip().splitlines()[-1])
+    return seconds, peak_kib / 1024
+
+
+COPY_TABLE = ("CREATE UNLOGGED TABLE copy_baseline (" +
+              ", ".join(f"c{i} text" for i in range(13)) + ")")
+
+
+def prepare(server, name, home, orders):
+    """A fresh database and workspace with the generated data set loaded and in the inbox."""
+    admin = db_url(server, "postgres")
+    psql(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    psql(admin, f"CREATE DATABASE {name}")
+    url = db_url(server, name)
+    shutil.rmtree(home, ignore_errors=True)
+    data = home / "data"
+    sh([str(BIN), "generate", "--customers", str(max(orders // 10, 1)), "--orders", str(orders),
+        "--seed", "42", "--partner", PARTNER, "--start", str(START), "--days", "1",
+        "--out", str(data)], stdout=subprocess.DEVNULL)
+    config = home / "jobs.toml"
+    config.write_text(f'[partner]\nid = "{PARTNER}"\ntype = "direct_bill"\n'
+                      '[intake]\ninbox = "data/inbox"\narchive = "archive"\nfailed = "failed"\n'
+                      'settle_seconds = 0\n[output]\ndir = "out"\n')
+    sh([str(BIN), "--config", str(config), "--database-url", url, "migrate"],
+       stdout=subprocess.DEVNULL)
+    for command, file in (("load-catalog", "offers.csv"), ("load-customers", "customers.csv")):
+        sh([str(BIN), "--config", str(config), "--database-url", url, command, str(data / file)],
+           stdout=subprocess.DEVNULL)
+    return url, config, data
+
+
+def run_size(server, orders, with_backfill):
+    name = f"subsweep_bench_{orders}"
+    home = WORK / f"n{orders}"
+    url, config, data = prepare(server, name, home, orders)
+    order_file = next((data / "inbox").glob("*.csv"))
+
+    rows = []
+    # a: ingest vs \copy of the same file into an unlogged table.
+    psql(url, COPY_TABLE)
+    copy_in, _ = timed(lambda: psql(url, f"\\copy copy_baseline FROM '{order_file}' CSV HEADER"))
+    psql(url, "DROP TABLE copy_baseline")
+    s, mib = subsweep(config, url, "run", "ingest-orders", "--date", str(START))
+    rows.append(("a ingest-orders", orders, s, copy_in, mib))
+
+    # b: the purchase day's nightly (ingest already done: it finds an empty inbox).
+    s, mib = subsweep(config, url, "nightly", "--date", str(START))
+    rows.append(("b purchase day nightly", orders, s, copy_in, mib))
+
+    # The quiet days up to the rollover, then the rollover day itself.
+    first_roll = START + dt.timedelta(days=31)  # 2026-02-05: every monthly period rolls
+    s_quiet, mib_quiet = subsweep(config, url, "backfill", "--from", str(START + dt.timedelta(days=1)),
+                                  "--to", str(first_roll - dt.timedelta(days=1)))
+    s, mib = subsweep(config, url, "nightly", "--date", str(first_roll))
+    posted = int(psql(url, f"SELECT count(*) FROM charge_lines WHERE posted_on = '{first_roll}'",
+                      capture=True).split()[-1])
+    lines_file = home / "rollover-lines.csv"
+    psql(url, f"\\copy (SELECT * FROM charge_lines WHERE posted_on = '{first_roll}') TO '{lines_file}' CSV")
+    psql(url, "CREATE UNLOGGED TABLE copy_lines (LIKE charge_lines)")
+    copy_lines, _ = timed(lambda: psql(url, f"\\copy copy_lines FROM '{lines_file}' CSV"))
+    psql(url, "DROP TABLE copy_lines")
+    rows.append(("c rollover day nightly", posted, s, copy_lines, mib))
+    days_quiet = (first_roll - START).days - 1
+    rows.append((f"  {days_quiet} days before it (backfill)", days_quiet, s_quiet, None, mib_quiet))
+
+    # d: the January invoice (emitted on 01-31 during the backfill): time a forced re-run,
+    # which rewrites the same files, against COPY TO of the same lines.
+    period = "2026-01-01"
+    invoiced = int(psql(url, f"SELECT count(*) FROM charge_lines WHERE invoice_period_start = '{period}'",
+                        capture=True).split()[-1])
+    out_file = home / "copy-to.csv"
+    copy_out, _ = timed(lambda: psql(
+        url, "\\copy (SELECT l.*, c.name, c.country, s.order_id, s.parent_subscription_id, "
+             "s.offer_id, o.name, o.publisher_name FROM charge_lines l "
+             "JOIN customers c USING (customer_id) JOIN subscriptions s USING (subscription_id) "
+             "JOIN offers o ON o.offer_id = s.offer_id "
+             f"WHERE l.invoice_period_start = '{period}' ORDER BY l.customer_id, l.subscription_id, "
+             f"l.posted_on, l.start_date, l.line_id) TO '{out_file}' CSV HEADER"))
+    s, mib = subsweep(config, url, "run", "invoices", "--date", "2026-01-31", "--force")
+    rows.append(("d invoice run (Jan)", invoiced, s, copy_out, mib))
+
+    if with_backfill:
+        # e: a 365-day backfill of the same data set, on a fresh database and workspace.
+        e_url, e_config, _ = prepare(server, f"{name}_e", home / "e", orders)
+        end = START + dt.timedelta(days=364)
+        s, mib = subsweep(e_config, e_url, "backfill", "--from", str(START), "--to", str(end))
+        rows.append(("e 365-day backfill (days)", 365, s, None, mib))
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100000,1000000")
+    args = parser.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",")]
+    sh(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
+    if shutil.which("psql") is None:
+        sys.exit("psql is needed for the COPY baselines (apt install postgresql-client)")
+    WORK.mkdir(parents=True, exist_ok=True)
+    server = server_url()
+    table = ["| size | scenario | rows | seconds | rows/s | COPY baseline s | ratio | peak MiB |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for size in sizes:
+        for label, n, s, base, mib in run_size(server, size, size == min(sizes)):
+            ratio = f"{s / base:.2f}x" if base else "-"
+            base_s = f"{base:.2f}" if base else "-"
+            line = (f"| {size:,} | {label} | {n:,} | {s:.2f} | {n / s:,.0f} | {base_s} | {ratio} "
+                    f"| {mib:.0f} |")
+            table.append(line)
+            print(line, flush=True)
+    cpu = os.cpu_count()
+    header = (f"subsweep benchmark, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+              f"{cpu} cores, database: {'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded'}\n\n")
+    text = header + "\n".join(table) + "\n"
+    (ROOT / "bench" / "results.md").write_text(text)
+    print("\n" + text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+//! The queries behind the daily reports (SPEC section 7), streamed with COPY: a day can reject
+//! or provision a whole file's worth of rows. Each takes the logical date as its parameter and
+//! orders its rows completely, ids bytewise ("C"), so a report is the same whatever the locale.
+
+use std::io::BufRead;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use super::export::{self, Export};
+
+struct Rejects;
+
+impl Export for Rejects {
+    const SQL: &'static str = "\
+        SELECT f.file_name, r.source_line, r.error_code, r.error_message, \
+               r.raw[1], r.raw[2], r.raw[3], r.raw[4], r.raw[5], r.raw[6], r.raw[7], \
+               r.raw[8], r.raw[9], r.raw[10], r.raw[11], r.raw[12], r.raw[13] \
+        FROM rejected_rows r JOIN inbox_files f ON f.file_id = r.file_id \
+        WHERE r.processed_on = current_setting('subsweep.export_param')::date \
+        ORDER BY f.file_name COLLATE \"C\", r.source_line, r.file_id, r.reject_id";
+}
+
+/// Rows rejected while processing `date`: file name, source line, code, message, then the 13
+/// order values as written; by file name, then line.
+pub fn rejects<R>(
+    conn: &mut PgConnection,
+    date: NaiveDate,
+    read: impl FnOnce(&mut dyn BufRead) -> R,
+) -> QueryResult<R> {
+    export::read_csv::<Rejects, R>(conn, &date.to_string(), read)
+}
+
+struct Provisioning;
+
+impl Export for Provisioning {
+    const SQL: &'static str = "\
+        SELECT s.subscription_id, s.customer_id, c.name, s.offer_id, o.name, o.publisher_name, \
+               s.quantity, (s.purchased_at AT TIME ZONE 'UTC')::date, o.publisher_setup_url \
+        FROM applied_events a \
+        JOIN staged_events e ON e.event_id = a.event_id AND e.action = 'purchase' \
+        JOIN subscriptions s ON s.subscription_id = a.subscription_id \
+        JOIN offers o ON o.offer_id = s.offer_id AND o.publisher = 'isv' \
+        LEFT JOIN customers c ON c.customer_id = s.customer_id \
+        WHERE a.applied_on = current_setting('subsweep.export_param')::date \
+        ORDER BY s.subscription_id COLLATE \"C\"";
+}
+
+/// Subscriptions of ISV offers whose purchase was applied on `date`: id, customer id and name,
+/// offer id and name, publisher name, quantity, purchase date (UTC), setup URL.
+pub fn provisioning<R>(
+    conn: &mut PgConnection,
+    date: NaiveDate,
+    read: impl FnOnce(&mut dyn BufRead) -> R,
+) -> QueryResult<R> {
+    export::read_csv::<Provisioning, R>(conn, &date.to_string(), read)
+}
+
+struct Suspended;
+
+impl Export for Suspended {
+    const SQL: &'static str = "\
+        SELECT s.subscription_id, s.customer_id, c.name, s.offer_id, s.parent_subscription_id, \
+               s.suspended_on, s.data_expires_on \
+        FROM subscriptions s \
+        LEFT JOIN customers c ON c.customer_id = s.customer_id \
+        WHERE s.status = 'suspended' \
+        ORDER BY s.subscription_id COLLATE \"C\"";
+}
+
+/// Subscriptions suspended now (the state as far as the state clock has carried it): id,
+/// customer id and name, offer id, parent id, suspension date, data-expiry date.
+pub fn suspended<R>(
+    conn: &mut PgConnection,
+    date: NaiveDate,
+    read: impl FnOnce(&mut dyn BufRead) -> R,
+) -> QueryResult<R> {
+    export::read_csv::<Suspended, R>(conn, &date.to_string(), read)
+}
