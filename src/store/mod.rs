@@ -8,6 +8,7 @@ pub mod embedded;
 pub mod events;
 pub mod families;
 pub mod schema;
+pub mod staging;
 pub mod subscriptions;
 
 use std::time::Duration;
