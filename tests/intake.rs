@@ -104,19 +104,19 @@ fn staged(env: &TestEnv) -> Vec<(String, i32, i32, Vec<String>)> {
 
 /// (source_line, error_code, error_message, raw) of every reject, in source order.
 fn rejects(env: &TestEnv) -> Vec<(i32, String, String, Vec<String>)> {
-    let rows: Vec<(i32, String, String, Vec<String>, Option<i64>, NaiveDate)> =
-        rejected_rows::table
-            .order((rejected_rows::file_id, rejected_rows::source_line))
-            .select((
-                rejected_rows::source_line,
-                rejected_rows::error_code,
-                rejected_rows::error_message,
-                rejected_rows::raw,
-                rejected_rows::event_id,
-                rejected_rows::processed_on,
-            ))
-            .load(&mut env.conn())
-            .unwrap();
+    type Stored = (i32, String, String, Vec<String>, Option<i64>, NaiveDate);
+    let rows: Vec<Stored> = rejected_rows::table
+        .order((rejected_rows::file_id, rejected_rows::source_line))
+        .select((
+            rejected_rows::source_line,
+            rejected_rows::error_code,
+            rejected_rows::error_message,
+            rejected_rows::raw,
+            rejected_rows::event_id,
+            rejected_rows::processed_on,
+        ))
+        .load(&mut env.conn())
+        .unwrap();
     for row in &rows {
         assert_eq!(row.4, None, "an intake reject has no staged event");
         assert_eq!(row.5, date(), "processed on the job's logical date");
@@ -472,7 +472,7 @@ fn each_kind_of_malformed_row_is_rejected_naming_its_column() {
             "line",
         ),
         (
-            format!("O-1,12,2026-03-01T10:00:00Z,purchase,C-1,admin_agent,,OFF-1,1,,,,"),
+            "O-1,12,2026-03-01T10:00:00Z,purchase,C-1,admin_agent,,OFF-1,1,,,,".to_string(),
             "partner_id",
         ),
     ];
@@ -775,4 +775,33 @@ fn any_bytes_end_archived_or_failed_and_rows_are_conserved() {
             Ok(())
         })
         .unwrap();
+}
+
+// ------------------------------------------------------------------------- speed
+
+/// Measures the ingest of a large file (not run by default):
+/// `SUBSWEEP_BENCH_FILE=orders-1m.csv cargo test --release --test intake -- --ignored --nocapture`.
+/// Compare with `\copy` of the same file into an unlogged table of 13 text columns.
+#[test]
+#[ignore = "a measurement, run by hand on a large file"]
+fn ingest_speed_of_a_large_file() {
+    let Some(source) = std::env::var_os("SUBSWEEP_BENCH_FILE") else {
+        eprintln!("set SUBSWEEP_BENCH_FILE to a large order file");
+        return;
+    };
+    let env = TestEnv::new();
+    let target = env.config.intake.inbox.join("bench.csv");
+    fs::copy(&source, &target).unwrap();
+    let started = std::time::Instant::now();
+    let outcome = ingest(&env);
+    let took = started.elapsed();
+    assert_eq!(count(&outcome, "files_ingested"), 1, "{outcome:?}");
+    let rows = count(&outcome, "rows_received");
+    eprintln!(
+        "ingested {rows} rows ({} staged, {} rejected) in {:.2} s: {:.0} rows/s",
+        count(&outcome, "rows_staged"),
+        count(&outcome, "rows_rejected"),
+        took.as_secs_f64(),
+        rows as f64 / took.as_secs_f64()
+    );
 }

@@ -177,7 +177,8 @@ fn take_file(ctx: &mut JobContext<'_>, date: NaiveDate, file: &Candidate) -> Res
     }
 }
 
-/// Stages one file inside the caller's transaction; any `Err` rolls it all back.
+/// Stages one file inside the caller's transaction; any `Err` rolls it all back. A second
+/// thread reads and parses the file while this one COPYs the previous batch.
 fn stage_file(
     conn: &mut PgConnection,
     file: &Candidate,
@@ -186,7 +187,6 @@ fn stage_file(
     partner: &str,
 ) -> std::result::Result<RowCounts, Abort> {
     use diesel::result::{DatabaseErrorKind, Error as DbError};
-    let path = file.path.as_path();
     let file_id = match staging::open_file(conn, &file.name, sha256, date) {
         Ok(id) => id,
         Err(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
@@ -194,39 +194,99 @@ fn stage_file(
         }
         Err(e) => return Err(e.into()),
     };
+    let mut counts = RowCounts::default();
+    std::thread::scope(|scope| {
+        // Two batches in flight at most: memory stays bounded.
+        let (sender, batches) = std::sync::mpsc::sync_channel::<Parsed>(1);
+        let parser = scope.spawn(move || parse_file(file, file_id, date, partner, &sender));
+        let mut outcome = Ok(());
+        for parsed in batches.iter() {
+            let step = match parsed {
+                Parsed::Rows { staged, rejects } => {
+                    stage_rows(conn, date, &staged, &rejects, &mut counts)
+                }
+                Parsed::Failed(problems) => Err(Abort::Failed(problems)),
+            };
+            if let Err(abort) = step {
+                outcome = Err(abort);
+                break;
+            }
+        }
+        // Dropping the receiver stops a parser still sending.
+        drop(batches);
+        let read = parser.join().expect("the order file parser does not panic");
+        outcome?;
+        read.map_err(Abort::Io)
+    })?;
+    // A file written to while it was read is not taken: the next run sees it whole.
+    if Stamp::of(&file.path)? != file.stamp {
+        return Err(Abort::Changed);
+    }
+    staging::finish_file(conn, file_id, counts)?;
+    Ok(counts)
+}
+
+/// What the parser thread hands over.
+enum Parsed {
+    Rows {
+        staged: Vec<NewStaged>,
+        rejects: Vec<NewReject>,
+    },
+    /// The file fails as a whole (sent last, after every problem was looked for).
+    Failed(Vec<FileProblem>),
+}
+
+/// Reads and parses `file`, sending rows in batches. Stops early (`Ok`) when the receiver
+/// is gone.
+fn parse_file(
+    file: &Candidate,
+    file_id: i64,
+    date: NaiveDate,
+    partner: &str,
+    out: &std::sync::mpsc::SyncSender<Parsed>,
+) -> std::io::Result<()> {
+    let path = file.path.as_path();
+    let failed = |problems: Vec<FileProblem>| {
+        let _ = out.send(Parsed::Failed(problems));
+        Ok(())
+    };
     let mut reader = CsvReader::from_reader(progress_reader(path, file.stamp.len)?)?;
     let mut record = csv::ByteRecord::new();
     let header_line = match reader.next_byte_record(&mut record) {
         Ok(Some(line)) => line,
         Ok(None) if file.stamp.len == 0 => {
-            return Err(Abort::Failed(vec![FileProblem::file(
+            return failed(vec![FileProblem::file(
                 path,
                 "the file is empty: a header line naming the columns is required",
-            )]));
+            )]);
         }
         Ok(None) => {
-            return Err(Abort::Failed(vec![FileProblem::file(
+            return failed(vec![FileProblem::file(
                 path,
                 "the file has no header line (it holds only blank lines)",
-            )]));
+            )]);
         }
         Err(e) => {
             let line = error_line(&e).unwrap_or(1);
-            return Err(Abort::Failed(vec![FileProblem::at(
+            return failed(vec![FileProblem::at(
                 path,
                 line,
                 None,
                 format!("unreadable header: {e}"),
-            )]));
+            )]);
         }
     };
-    let header = csv::StringRecord::from_byte_record(record)
-        .map_err(|e| Abort::Failed(vec![orders::not_utf8(None, path, header_line, &e)]))?;
-    let map = ColumnMap::from_header(path, header_line, &header).map_err(Abort::Failed)?;
+    let header = match csv::StringRecord::from_byte_record(record) {
+        Ok(header) => header,
+        Err(e) => return failed(vec![orders::not_utf8(None, path, header_line, &e)]),
+    };
+    let map = match ColumnMap::from_header(path, header_line, &header) {
+        Ok(map) => map,
+        Err(problems) => return failed(problems),
+    };
     let mut record = header.into_byte_record();
 
-    let mut counts = RowCounts::default();
-    let mut batch: Vec<NewStaged> = Vec::with_capacity(BATCH_ROWS);
+    let mut staged: Vec<NewStaged> = Vec::with_capacity(BATCH_ROWS);
     let mut rejects: Vec<NewReject> = Vec::new();
     let mut problems: Vec<FileProblem> = Vec::new();
     let mut unlisted = 0usize;
@@ -263,21 +323,16 @@ fn stage_file(
             Row::OtherPartner(p) => problem(&mut problems, p),
             // The file fails: nothing more is staged, but the rest is read for its problems.
             _ if !problems.is_empty() => {}
-            Row::Parsed(row) => {
-                counts.received += 1;
-                batch.push(NewStaged::new(file_id, row));
-                if batch.len() >= BATCH_ROWS {
-                    flush_staged(conn, date, &mut batch, &mut counts)?;
-                }
-            }
-            Row::Malformed(row) => {
-                counts.received += 1;
-                counts.rejected += 1;
-                rejects.push(NewReject::malformed(date, file_id, row));
-                if rejects.len() >= BATCH_ROWS {
-                    staging::insert_rejects(conn, &rejects)?;
-                    rejects.clear();
-                }
+            Row::Parsed(row) => staged.push(NewStaged::new(file_id, row)),
+            Row::Malformed(row) => rejects.push(NewReject::malformed(date, file_id, row)),
+        }
+        if staged.len() >= BATCH_ROWS || rejects.len() >= BATCH_ROWS {
+            let batch = Parsed::Rows {
+                staged: std::mem::replace(&mut staged, Vec::with_capacity(BATCH_ROWS)),
+                rejects: std::mem::take(&mut rejects),
+            };
+            if out.send(batch).is_err() {
+                return Ok(());
             }
         }
         record = text.into_byte_record();
@@ -289,30 +344,27 @@ fn stage_file(
                 format!("... and {unlisted} more problems like these"),
             ));
         }
-        return Err(Abort::Failed(problems));
+        return failed(problems);
     }
-    flush_staged(conn, date, &mut batch, &mut counts)?;
-    staging::insert_rejects(conn, &rejects)?;
-    // A file written to while it was read is not taken: the next run sees it whole.
-    if Stamp::of(path)? != file.stamp {
-        return Err(Abort::Changed);
-    }
-    staging::finish_file(conn, file_id, counts)?;
-    Ok(counts)
+    let _ = out.send(Parsed::Rows { staged, rejects });
+    Ok(())
 }
 
-fn flush_staged(
+/// Stages one batch of parsed rows and records its malformed rows.
+fn stage_rows(
     conn: &mut PgConnection,
     date: NaiveDate,
-    batch: &mut Vec<NewStaged>,
+    staged: &[NewStaged],
+    malformed: &[NewReject],
     counts: &mut RowCounts,
 ) -> std::result::Result<(), Abort> {
-    let out = staging::stage_batch(conn, date, batch)?;
+    let out = staging::stage_batch(conn, date, staged)?;
+    counts.received += (staged.len() + malformed.len()) as i64;
     counts.staged += out.inserted + out.duplicate;
     counts.duplicate += out.duplicate;
-    counts.rejected += out.conflicting.len() as i64;
+    counts.rejected += (malformed.len() + out.conflicting.len()) as i64;
+    staging::insert_rejects(conn, malformed)?;
     staging::insert_rejects(conn, &out.conflicting)?;
-    batch.clear();
     Ok(())
 }
 

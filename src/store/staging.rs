@@ -281,7 +281,7 @@ fn stage_batch_with_duplicates(
         .collect();
     let order_ids: Vec<&str> = left.iter().map(|r| r.order_id.as_str()).collect();
     let existing: Vec<(StagedRow, String)> = staged_events::table
-        .inner_join(inbox_files::table)
+        .inner_join(inbox_files::table.on(inbox_files::file_id.eq(staged_events::file_id)))
         .filter(staged_events::order_id.eq_any(&order_ids))
         .select((StagedRow::as_select(), inbox_files::file_name))
         .load(conn)?;
