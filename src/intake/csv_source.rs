@@ -150,6 +150,25 @@ impl CsvReader {
         if !self.reader.read_record(record)? {
             return Ok(None);
         }
+        let inside = record.as_slice().bytes().filter(|&b| b == b'\n').count() as u64;
+        Ok(Some(self.record_start_line(inside)))
+    }
+
+    /// Like [`CsvReader::next_record`], without requiring UTF-8: the caller can then name the
+    /// exact line and field of an invalid byte sequence.
+    pub fn next_byte_record(
+        &mut self,
+        record: &mut csv::ByteRecord,
+    ) -> Result<Option<u64>, csv::Error> {
+        if !self.reader.read_byte_record(record)? {
+            return Ok(None);
+        }
+        let inside = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+        Ok(Some(self.record_start_line(inside)))
+    }
+
+    /// The line the record just read starts on, given the newlines inside its fields.
+    fn record_start_line(&mut self, inside: u64) -> u64 {
         let end = self.reader.position().byte();
         // The record's last line is the one holding its final byte (its terminator, or the
         // last byte of the file): one more than the newlines strictly before that byte.
@@ -160,8 +179,7 @@ impl CsvReader {
             lines.accounted += 1;
         }
         let last_line = lines.accounted + 1;
-        let inside = record.as_slice().bytes().filter(|&b| b == b'\n').count() as u64;
-        Ok(Some(last_line - inside))
+        last_line - inside
     }
 }
 

@@ -2,3 +2,5 @@
 
 pub mod catalog;
 pub mod csv_source;
+pub mod inbox;
+pub mod orders;

@@ -12,6 +12,7 @@ pub mod invoices;
 pub mod ledger;
 pub mod reports;
 pub mod schema;
+pub mod staging;
 pub mod subscriptions;
 
 use std::time::Duration;

@@ -203,7 +203,6 @@ diesel::joinable!(invoices -> customers (customer_id));
 diesel::joinable!(invoices -> invoice_runs (period_start));
 diesel::joinable!(rejected_rows -> inbox_files (file_id));
 diesel::joinable!(rejected_rows -> staged_events (event_id));
-diesel::joinable!(staged_events -> inbox_files (file_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     applied_events,
