@@ -169,6 +169,19 @@ impl EmbeddedCluster {
         Ok(())
     }
 
+    /// Stops the server (fast shutdown: open sessions are rolled back).
+    pub fn stop(&self) -> Result<(), EmbeddedError> {
+        let output = ServerUser::current()
+            .command(&self.bin_dir.join("pg_ctl"), &self.data_dir)
+            .arg("stop")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .args(["-m", "fast", "-w", "-s"])
+            .output()
+            .map_err(|e| self.fail(format!("cannot run pg_ctl: {e}")))?;
+        check(&output, "pg_ctl stop").map_err(|m| self.fail(m))
+    }
+
     fn is_running(&self, user: &ServerUser) -> bool {
         user.command(&self.bin_dir.join("pg_ctl"), &self.data_dir)
             .arg("status")
