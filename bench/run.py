@@ -56,7 +56,7 @@ def db_url(server, name):
 
 
 def psql(url, command, capture=False):
-    out = sh(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", command],
+    out = sh(["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", url, "-c", command],
              stdout=subprocess.PIPE if capture else subprocess.DEVNULL)
     return out.stdout.decode().strip() if capture else None
 
@@ -132,7 +132,7 @@ def run_size(server, orders, with_backfill):
                                   "--to", str(first_roll - dt.timedelta(days=1)))
     s, mib = subsweep(config, url, "nightly", "--date", str(first_roll))
     posted = int(psql(url, f"SELECT count(*) FROM charge_lines WHERE posted_on = '{first_roll}'",
-                      capture=True).split()[-1])
+                      capture=True))
     lines_file = home / "rollover-lines.csv"
     psql(url, f"\\copy (SELECT * FROM charge_lines WHERE posted_on = '{first_roll}') TO '{lines_file}' CSV")
     psql(url, "CREATE UNLOGGED TABLE copy_lines (LIKE charge_lines)")
@@ -146,7 +146,7 @@ def run_size(server, orders, with_backfill):
     # which rewrites the same files, against COPY TO of the same lines.
     period = "2026-01-01"
     invoiced = int(psql(url, f"SELECT count(*) FROM charge_lines WHERE invoice_period_start = '{period}'",
-                        capture=True).split()[-1])
+                        capture=True))
     out_file = home / "copy-to.csv"
     copy_out, _ = timed(lambda: psql(
         url, "\\copy (SELECT l.*, c.name, c.country, s.order_id, s.parent_subscription_id, "

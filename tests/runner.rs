@@ -380,3 +380,49 @@ fn serve_fires_on_a_seconds_schedule_and_stops_cleanly_on_sigterm() {
         0
     );
 }
+
+#[test]
+fn a_file_dropped_late_is_applied_by_the_next_night_as_of_its_own_dates() {
+    let env = env_with_orders();
+    for day in DAYS {
+        nightly(&env, day);
+    }
+    // Found on 2026-08-03: a seat change dated 2026-07-31, before the suspension of 08-02.
+    env.drop_file(
+        "late.csv",
+        format!(
+            "{HEADER}\nL-1,1,2026-07-31T08:00:00Z,change_quantity,C-1001,admin_agent,{PARTNER},,11,R-1-1,,,\n"
+        ),
+    );
+    nightly(&env, "2026-08-03");
+    let late_lines = count(
+        &env,
+        "SELECT count(*) AS n FROM charge_lines \
+         WHERE posted_on = '2026-08-03' AND cause LIKE '%L-1%'",
+    );
+    let rejected = count(
+        &env,
+        "SELECT count(*) AS n FROM rejected_rows r JOIN staged_events s USING (event_id) \
+         WHERE s.order_id = 'L-1'",
+    );
+    let applied = count(
+        &env,
+        "SELECT count(*) AS n FROM applied_events a JOIN staged_events s USING (event_id) \
+         WHERE s.order_id = 'L-1'",
+    );
+    assert_eq!(
+        (applied, rejected),
+        (1, 0),
+        "the late row was applied exactly once"
+    );
+    assert!(late_lines > 0, "a late seat change posts its prorated pair");
+    // The night after, nothing is pending and nothing new is posted for it.
+    nightly(&env, "2026-08-04");
+    assert_eq!(
+        count(
+            &env,
+            "SELECT count(*) AS n FROM charge_lines WHERE posted_on = '2026-08-04' AND cause LIKE '%L-1%'"
+        ),
+        0
+    );
+}

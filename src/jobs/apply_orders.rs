@@ -12,7 +12,7 @@ use crate::domain::lifecycle::{FamilyEvent, Moment, Step};
 use crate::domain::subscription::Subscription;
 use crate::domain::vocabulary::Action;
 use crate::error::{Error, Result};
-use crate::store::events::{self, NewApplied, PendingEvents, RuleReject};
+use crate::store::events::{self, NewApplied, OrdersMark, PendingEvents, RuleReject};
 use crate::store::{catalog, charges, clock, families};
 
 /// Events are applied this many at a time (bounded memory whatever the day's volume).
@@ -33,7 +33,8 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     let offers = catalog::load_offers(ctx.conn)?;
     let posting = charges::PostingTarget::resolve(ctx.conn, date, ctx.config.billing.invoice_day)?;
 
-    let mut pending = PendingEvents::open(ctx.conn, date)?;
+    let (mark, newest) = OrdersMark::freeze(ctx.conn)?;
+    let mut pending = PendingEvents::open(ctx.conn, date, mark)?;
     loop {
         let rows = pending.next(ctx.conn, BATCH)?;
         if rows.is_empty() {
@@ -98,6 +99,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     if state.is_none_or(|at| at < Moment::new(date, Step::Orders)) {
         clock::advance(ctx.conn, Moment::new(date, Step::Orders))?;
     }
+    mark.after_run(date, newest).store(ctx.conn)?;
     crate::output::reports::write_daily(ctx, date)?;
     Ok(outcome)
 }

@@ -69,16 +69,79 @@ pub struct PendingEvents {
     open: bool,
 }
 
+/// How far apply-orders has taken the staged events (see `state_clock.orders_*_mark`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct OrdersMark {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub event: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+    pub date: Option<NaiveDate>,
+}
+
+impl OrdersMark {
+    /// Blocks intake until the calling transaction ends (no staged event can commit behind the
+    /// mark), then reads the mark and the newest staged event id.
+    pub fn freeze(conn: &mut PgConnection) -> QueryResult<(OrdersMark, i64)> {
+        diesel::sql_query("LOCK TABLE staged_events IN SHARE MODE").execute(conn)?;
+        let mark = diesel::sql_query(
+            "SELECT coalesce((SELECT orders_event_mark FROM state_clock), 0) AS event, \
+                    (SELECT orders_date_mark FROM state_clock) AS date",
+        )
+        .get_result::<OrdersMark>(conn)?;
+        let newest = diesel::sql_query(
+            "SELECT coalesce(max(event_id), 0) AS event, NULL::date AS date FROM staged_events",
+        )
+        .get_result::<OrdersMark>(conn)?;
+        Ok((mark, newest.event))
+    }
+
+    /// The mark after apply-orders of `date` took every event up to `newest`: moved only by a
+    /// run at or after the mark's date (a re-run of an earlier date leaves later-dated events
+    /// untaken, so it must not claim them).
+    pub fn after_run(self, date: NaiveDate, newest: i64) -> OrdersMark {
+        match self.date {
+            Some(marked) if date < marked => self,
+            _ => OrdersMark {
+                event: newest.max(self.event),
+                date: Some(date),
+            },
+        }
+    }
+
+    /// Stores the mark (the clock row exists: apply-orders runs after the transition jobs).
+    pub fn store(self, conn: &mut PgConnection) -> QueryResult<()> {
+        diesel::sql_query("UPDATE state_clock SET orders_event_mark = $1, orders_date_mark = $2")
+            .bind::<diesel::sql_types::BigInt, _>(self.event)
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Date>, _>(self.date)
+            .execute(conn)?;
+        Ok(())
+    }
+}
+
 impl PendingEvents {
-    pub fn open(conn: &mut PgConnection, date: NaiveDate) -> QueryResult<PendingEvents> {
-        // A date renders as a plain literal: nothing from input reaches this SQL.
+    /// Opens the cursor over the events pending on `date`. `mark` narrows the search to the
+    /// events staged or dated after what earlier runs took; the NOT EXISTS checks stay the
+    /// rule.
+    pub fn open(
+        conn: &mut PgConnection,
+        date: NaiveDate,
+        mark: OrdersMark,
+    ) -> QueryResult<PendingEvents> {
+        let since_mark = match mark.date {
+            Some(marked) => format!(
+                "AND (s.event_id > {} OR s.event_date > DATE '{marked}')",
+                mark.event
+            ),
+            None => String::new(),
+        };
+        // Dates and numbers render as plain literals: nothing from input reaches this SQL.
         diesel::sql_query(format!(
             "DECLARE {CURSOR} NO SCROLL CURSOR FOR \
              SELECT s.event_id, s.file_id, s.source_line, s.order_id, s.line, s.event_time, s.action, \
                     s.customer_id, s.requested_by, s.partner_id, s.offer_id, s.quantity, \
                     s.subscription_id, s.base_subscription_id, s.auto_renew, s.reason \
              FROM staged_events s \
-             WHERE s.event_date <= DATE '{date}' \
+             WHERE s.event_date <= DATE '{date}' {since_mark} \
                AND NOT EXISTS (SELECT 1 FROM applied_events a WHERE a.event_id = s.event_id) \
                AND NOT EXISTS (SELECT 1 FROM rejected_rows r WHERE r.event_id = s.event_id) \
              ORDER BY s.event_time, s.order_id, s.line"
@@ -154,4 +217,41 @@ pub fn record_rejected(
     .bind::<Array<Text>, _>(codes)
     .bind::<Array<Text>, _>(messages)
     .execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_orders_mark_moves_forward_only_with_the_date() {
+        let start = OrdersMark {
+            event: 0,
+            date: None,
+        };
+        let first = start.after_run(d("2026-03-01"), 40);
+        assert_eq!(
+            first,
+            OrdersMark {
+                event: 40,
+                date: Some(d("2026-03-01"))
+            }
+        );
+        let next = first.after_run(d("2026-03-02"), 55);
+        assert_eq!(
+            next,
+            OrdersMark {
+                event: 55,
+                date: Some(d("2026-03-02"))
+            }
+        );
+        // Re-running an earlier date takes nothing dated after it: the mark stays.
+        assert_eq!(next.after_run(d("2026-03-01"), 70), next);
+        // A re-run of the marked date itself may move the event mark.
+        assert_eq!(next.after_run(d("2026-03-02"), 70).event, 70);
+    }
 }

@@ -46,9 +46,9 @@ pub fn start(
 ) -> QueryResult<i32> {
     diesel::sql_query(
         "INSERT INTO job_runs (job, logical_date, status, attempt, trigger, started_at) \
-         VALUES ($1, $2, 'running', 1, $3, now()) \
+         VALUES ($1, $2, 'running', 1, $3, clock_timestamp()) \
          ON CONFLICT (job, logical_date) DO UPDATE SET status = 'running', \
-           attempt = job_runs.attempt + 1, trigger = EXCLUDED.trigger, started_at = now(), \
+           attempt = job_runs.attempt + 1, trigger = EXCLUDED.trigger, started_at = clock_timestamp(), \
            finished_at = NULL, error = NULL \
          RETURNING attempt",
     )
@@ -77,7 +77,9 @@ pub fn finish(
     diesel::update(job_runs::table.find((job, date)))
         .set((
             job_runs::status.eq(status),
-            job_runs::finished_at.eq(diesel::dsl::now),
+            job_runs::finished_at.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >("clock_timestamp()")),
             job_runs::counts.eq(counts),
             job_runs::error.eq(error),
         ))

@@ -160,6 +160,8 @@ diesel::table! {
         singleton -> Bool,
         through_date -> Date,
         through_step -> Int2,
+        orders_event_mark -> Int8,
+        orders_date_mark -> Nullable<Date>,
     }
 }
 
