@@ -5,8 +5,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
+use diesel::RunQueryDsl;
 
-use super::{JobContext, JobOutcome};
+use super::{JobContext, JobName, JobOutcome, Stopwatch};
 use crate::domain::book::Book;
 use crate::domain::lifecycle::{FamilyEvent, Moment, Step};
 use crate::domain::subscription::Subscription;
@@ -17,10 +18,13 @@ use crate::store::{catalog, charges, clock, families};
 
 /// Events are applied this many at a time (bounded memory whatever the day's volume).
 const BATCH: usize = 10_000;
+/// A day applying more events than this refreshes the planner's statistics.
+const ANALYZE_AFTER: i64 = 20_000;
 
 /// Runs `apply-orders` for logical date `date`.
 pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     let mut outcome = JobOutcome::default();
+    let mut watch = Stopwatch::start();
     let state = clock::read_for_update(ctx.conn)?;
     let ready = Moment::new(date, Step::SuspensionExpiry);
     if state.is_none_or(|at| at < ready) {
@@ -37,12 +41,15 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     let mut pending = PendingEvents::open(ctx.conn, date, mark)?;
     loop {
         let rows = pending.next(ctx.conn, BATCH)?;
+        watch.lap("fetch");
         if rows.is_empty() {
             break;
         }
         let events: Vec<FamilyEvent> = rows.iter().map(events::family_event).collect();
         let mut book = load_book(ctx, date, &events, &offers, &policy, state)?;
+        watch.lap("load");
         let result = book.apply_events(date, events);
+        watch.lap("rules");
 
         // Write back: new subscriptions, changed states, lines, the accepted and the rejected.
         let created: BTreeSet<String> = result
@@ -58,7 +65,9 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
             .flat_map(|f| f.members.iter())
             .partition(|s| created.contains(&s.id));
         families::insert_new(ctx.conn, &new)?;
+        watch.lap("write_new_subscriptions");
         families::update_state(ctx.conn, &existing)?;
+        watch.lap("write_states");
         let customer_of = |sub: &str| {
             book.subscription(sub)
                 .map(|s| s.customer_id.clone())
@@ -66,6 +75,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         };
         let lines = charges::rows_for(&result.postings, &posting, customer_of);
         outcome.add("lines_posted", charges::insert(ctx.conn, &lines)? as i64);
+        watch.lap("write_lines");
         let applied: Vec<NewApplied> = result
             .accepted
             .iter()
@@ -81,6 +91,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
             "events_applied",
             events::record_applied(ctx.conn, &applied)? as i64,
         );
+        watch.lap("write_applied");
         let rejects: Vec<RuleReject> = result
             .rejected
             .iter()
@@ -95,12 +106,22 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
             events::record_rejected(ctx.conn, date, &rejects)? as i64,
         );
         outcome.add("subscriptions_created", new.len() as i64);
+        watch.lap("write_rejects");
     }
     if state.is_none_or(|at| at < Moment::new(date, Step::Orders)) {
         clock::advance(ctx.conn, Moment::new(date, Step::Orders))?;
     }
     mark.after_run(date, newest).store(ctx.conn)?;
+    watch.lap("mark");
+    // After a big day the planner's statistics are stale (autovacuum has not seen the rows):
+    // refresh them so the reports and tomorrow's jobs join with hashes, not nested loops.
+    if outcome.counts.get("events_applied").copied().unwrap_or(0) > ANALYZE_AFTER {
+        diesel::sql_query("ANALYZE applied_events").execute(ctx.conn)?;
+        watch.lap("analyze");
+    }
     crate::output::reports::write_daily(ctx, date)?;
+    watch.lap("reports");
+    watch.log(JobName::ApplyOrders);
     Ok(outcome)
 }
 

@@ -112,3 +112,37 @@ pub fn execute(job: JobName, ctx: &mut JobContext<'_>, date: NaiveDate) -> Resul
         JobName::Invoices => invoices::run(ctx, date),
     }
 }
+
+/// Where a job's time goes, phase by phase (logged at debug level: `RUST_LOG=subsweep=debug`).
+#[derive(Debug, Default)]
+pub struct Stopwatch {
+    phases: BTreeMap<&'static str, std::time::Duration>,
+    since: Option<std::time::Instant>,
+}
+
+impl Stopwatch {
+    pub fn start() -> Stopwatch {
+        Stopwatch {
+            phases: BTreeMap::new(),
+            since: Some(std::time::Instant::now()),
+        }
+    }
+
+    /// Charges the time since the last lap to `phase`.
+    pub fn lap(&mut self, phase: &'static str) {
+        let now = std::time::Instant::now();
+        if let Some(since) = self.since {
+            *self.phases.entry(phase).or_default() += now - since;
+        }
+        self.since = Some(now);
+    }
+
+    pub fn log(&self, job: JobName) {
+        let phases: Vec<String> = self
+            .phases
+            .iter()
+            .map(|(k, v)| format!("{k}={}ms", v.as_millis()))
+            .collect();
+        tracing::debug!(job = job.as_str(), "phases: {}", phases.join(" "));
+    }
+}
