@@ -38,6 +38,13 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     let posting = charges::PostingTarget::resolve(ctx.conn, date, ctx.config.billing.invoice_day)?;
 
     let (mark, newest) = OrdersMark::freeze(ctx.conn)?;
+    // Many events staged since the last run: the planner's statistics predate them (autovacuum
+    // may not have come by yet), and with stale ones it scans the whole history for pending
+    // events instead of following the mark.
+    if newest - mark.event > ANALYZE_AFTER {
+        diesel::sql_query("ANALYZE staged_events").execute(ctx.conn)?;
+        watch.lap("analyze_staged");
+    }
     let mut pending = PendingEvents::open(ctx.conn, date, mark)?;
     loop {
         let rows = pending.next(ctx.conn, BATCH)?;

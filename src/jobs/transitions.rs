@@ -5,7 +5,6 @@
 
 use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Date, SmallInt};
 
 use super::{JobContext, JobOutcome};
 use crate::domain::calendar::month_end;
@@ -75,9 +74,22 @@ fn apply_step(
     posting: &charges::PostingTarget,
     outcome: &mut JobOutcome,
 ) -> Result<()> {
-    let due = due_families(ctx.conn, moment)?;
-    for chunk in due.chunks(BATCH) {
-        let mut loaded = families::load(ctx.conn, chunk)?;
+    let Some(due) = due_query(moment) else {
+        return Ok(());
+    };
+    // A cursor, so memory stays flat however many families are due.
+    diesel::sql_query(format!("DECLARE due_families NO SCROLL CURSOR FOR {due}"))
+        .execute(ctx.conn)?;
+    loop {
+        let chunk: Vec<String> = diesel::sql_query(format!("FETCH {BATCH} FROM due_families"))
+            .load::<FamilyId>(ctx.conn)?
+            .into_iter()
+            .map(|r| r.family_id)
+            .collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let mut loaded = families::load(ctx.conn, &chunk)?;
         let mut made = Vec::new();
         let mut changed = Vec::new();
         for family in &mut loaded {
@@ -111,6 +123,7 @@ fn apply_step(
             families::update_state(ctx.conn, &changed_refs)? as i64,
         );
     }
+    diesel::sql_query("CLOSE due_families").execute(ctx.conn)?;
     Ok(())
 }
 
@@ -120,30 +133,35 @@ struct FamilyId {
     family_id: String,
 }
 
-/// The families with a member whose transition of `moment.step` may fall on `moment.date`
-/// (a superset is fine: the rules decide; this only narrows the search).
-fn due_families(conn: &mut PgConnection, moment: Moment) -> QueryResult<Vec<String>> {
+/// The query for the families with a member whose transition of `moment.step` may fall on
+/// `moment.date` (a superset is fine: the rules decide; this only narrows the search). Dates
+/// and numbers render as plain literals: nothing from input reaches this SQL.
+fn due_query(moment: Moment) -> Option<String> {
     let day = moment.date;
-    let rows: Vec<FamilyId> = match moment.step {
-        Step::TrialConversions => diesel::sql_query(
+    match moment.step {
+        Step::TrialConversions => Some(format!(
             "SELECT DISTINCT family_id FROM subscriptions \
-             WHERE in_trial AND status = 'active' AND trial_end_date < $1 ORDER BY family_id",
-        )
-        .bind::<Date, _>(day)
-        .load(conn)?,
-        Step::Renewals => diesel::sql_query(include_str!("due_renewals.sql"))
-            .bind::<Date, _>(day)
-            .bind::<SmallInt, _>(day.day() as i16)
-            .bind::<Bool, _>(month_end(day) == day)
-            .bind::<SmallInt, _>(day.month() as i16)
-            .load(conn)?,
-        Step::SuspensionExpiry => diesel::sql_query(
+             WHERE in_trial AND status = 'active' AND trial_end_date < DATE '{day}' \
+             ORDER BY family_id"
+        )),
+        Step::Renewals => Some(
+            include_str!("due_renewals.sql")
+                .replace("$1", &format!("DATE '{day}'"))
+                .replace("$2", &day.day().to_string())
+                .replace(
+                    "$3",
+                    if month_end(day) == day {
+                        "TRUE"
+                    } else {
+                        "FALSE"
+                    },
+                )
+                .replace("$4", &day.month().to_string()),
+        ),
+        Step::SuspensionExpiry => Some(format!(
             "SELECT DISTINCT family_id FROM subscriptions \
-             WHERE status = 'suspended' AND data_expires_on <= $1 ORDER BY family_id",
-        )
-        .bind::<Date, _>(day)
-        .load(conn)?,
-        Step::Orders => Vec::new(),
-    };
-    Ok(rows.into_iter().map(|r| r.family_id).collect())
+             WHERE status = 'suspended' AND data_expires_on <= DATE '{day}' ORDER BY family_id"
+        )),
+        Step::Orders => None,
+    }
 }
