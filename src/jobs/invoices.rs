@@ -4,6 +4,7 @@
 //! writes the same bytes.
 
 use chrono::NaiveDate;
+use diesel::RunQueryDsl;
 
 use super::{JobContext, JobOutcome};
 use crate::domain::invoicing;
@@ -51,6 +52,10 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
             line_count: list.iter().map(|i| i.line_count).sum(),
         };
         invoices::insert_run(ctx.conn, &run, &list)?;
+        // The planner's statistics know nothing of the invoices just numbered (autovacuum has
+        // not seen them): estimating one invoice for the period, it joined the lines in a nested
+        // loop, 348 s for 10k invoices of 75k lines in the benchmark instead of 0.4 s.
+        diesel::sql_query("ANALYZE invoices").execute(ctx.conn)?;
         outcome.add("periods_emitted", 1);
     }
 

@@ -143,8 +143,12 @@ impl EmbeddedCluster {
              unix_socket_directories = '{}'\n\
              port = {PORT}\n\
              max_connections = 200\n\
-             shared_buffers = 128MB\n\
-             max_wal_size = 2GB\n",
+             # sized for nightly bulk work: a purchase day of a million orders writes several\n\
+             # GB of WAL; with the defaults it checkpoints (and re-logs full pages) mid-run\n\
+             shared_buffers = 512MB\n\
+             max_wal_size = 8GB\n\
+             checkpoint_timeout = 15min\n\
+             wal_compression = on\n",
             self.socket_dir.display()
         );
         if durability == Durability::Throwaway {
