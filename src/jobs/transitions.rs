@@ -3,6 +3,8 @@
 //! families due on each day on the way. Days the state clock skipped are caught up in order
 //! (their lines are posted on the run's date); a moment already reached is not applied twice.
 
+use std::collections::HashMap;
+
 use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 
@@ -106,12 +108,15 @@ fn apply_step(
                 }
             }
         }
+        let customers: HashMap<&str, &str> = loaded
+            .iter()
+            .flat_map(|f| f.members.iter())
+            .map(|m| (m.id.as_str(), m.customer_id.as_str()))
+            .collect();
         let customer_of = |sub: &str| {
-            loaded
-                .iter()
-                .flat_map(|f| f.members.iter())
-                .find(|m| m.id == sub)
-                .map(|m| m.customer_id.clone())
+            customers
+                .get(sub)
+                .map(|c| c.to_string())
                 .expect("a line belongs to a loaded subscription")
         };
         let rows = charges::rows_for(&made, posting, customer_of);
