@@ -426,3 +426,15 @@ fn a_file_dropped_late_is_applied_by_the_next_night_as_of_its_own_dates() {
         0
     );
 }
+
+#[test]
+fn a_new_installation_without_folders_runs_its_first_night() {
+    let env = TestEnv::new();
+    std::fs::remove_dir_all(&env.config.intake.inbox).unwrap();
+    std::fs::remove_dir_all(&env.config.intake.archive).unwrap();
+    std::fs::remove_dir_all(&env.config.intake.failed).unwrap();
+    nightly(&env, "2026-07-30");
+    assert!(env.config.intake.inbox.is_dir());
+    assert!(env.config.intake.archive.is_dir());
+    assert!(env.config.intake.failed.is_dir());
+}

@@ -33,6 +33,14 @@ const PROGRESS_BYTES: u64 = 8 << 20;
 pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     let intake = &ctx.config.intake;
     let settle = Duration::from_secs(intake.settle_seconds);
+    // A new installation has no folders yet: make them rather than fail the night.
+    for folder in [&intake.inbox, &intake.archive, &intake.failed] {
+        if !folder.exists() {
+            std::fs::create_dir_all(folder)
+                .map_err(|e| Error::Other(format!("cannot create {}: {e}", folder.display())))?;
+            tracing::info!(folder = %folder.display(), "created");
+        }
+    }
     let scan = inbox::scan(&intake.inbox, settle, ctx.wall_clock).map_err(|e| {
         Error::Other(format!(
             "cannot read the inbox {}: {e}",
