@@ -38,7 +38,6 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     let posting = charges::PostingTarget::resolve(ctx.conn, date, ctx.config.billing.invoice_day)?;
 
     let (mark, newest) = OrdersMark::freeze(ctx.conn)?;
-    let mut known = CustomerCache::default();
     // Many events staged since the last run: the planner's statistics predate them (autovacuum
     // may not have come by yet), and with stale ones it scans the whole history for pending
     // events instead of following the mark.
@@ -54,7 +53,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
             break;
         }
         let events: Vec<FamilyEvent> = rows.iter().map(events::family_event).collect();
-        let mut book = load_book(ctx, date, &events, &offers, &policy, state, &mut known)?;
+        let mut book = load_book(ctx, date, &events, &offers, &policy, state)?;
         watch.lap("load");
         let result = book.apply_events(date, events);
         watch.lap("rules");
@@ -143,7 +142,6 @@ fn load_book(
     offers: &[crate::domain::catalog::Offer],
     policy: &crate::domain::policy::Policy,
     state: Option<Moment>,
-    known: &mut CustomerCache,
 ) -> Result<Book> {
     let conn = &mut *ctx.conn;
     let named: Vec<String> = events
@@ -201,7 +199,8 @@ fn load_book(
             .iter()
             .flat_map(|f| f.members.iter().map(|m| m.customer_id.clone())),
     );
-    let customers = known.get(conn, customer_ids)?;
+    let customer_ids: Vec<String> = customer_ids.into_iter().collect();
+    let customers = catalog::load_customers(conn, &customer_ids)?;
 
     let mut posted = charges::posted_for_families(conn, &family_ids)?;
     let last = families::last_applied(conn, &family_ids)?;
@@ -230,40 +229,4 @@ fn load_book(
         }
     }
     Ok(book)
-}
-
-/// The customers the rules read, kept across the day's batches: a customer with orders in
-/// many batches is loaded once (bounded, so memory stays flat on any day).
-#[derive(Default)]
-struct CustomerCache {
-    by_id: HashMap<String, crate::domain::catalog::Customer>,
-}
-
-impl CustomerCache {
-    /// At most this many customers are kept; beyond it the cache starts over.
-    const CAPACITY: usize = 200_000;
-
-    fn get(
-        &mut self,
-        conn: &mut diesel::PgConnection,
-        ids: BTreeSet<String>,
-    ) -> Result<Vec<crate::domain::catalog::Customer>> {
-        if self.by_id.len() + ids.len() > Self::CAPACITY {
-            self.by_id.clear();
-        }
-        let missing: Vec<String> = ids
-            .iter()
-            .filter(|id| !self.by_id.contains_key(*id))
-            .cloned()
-            .collect();
-        if !missing.is_empty() {
-            for customer in catalog::load_customers(conn, &missing)? {
-                self.by_id.insert(customer.customer_id.clone(), customer);
-            }
-        }
-        Ok(ids
-            .iter()
-            .filter_map(|id| self.by_id.get(id).cloned())
-            .collect())
-    }
 }
