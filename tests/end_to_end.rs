@@ -17,6 +17,23 @@ C-1,First Customer,US,commercial,USD,2018-01-01
 C-2,Second Customer,US,commercial,USD,2018-01-01
 ";
 
+/// A test environment with this catalog and these customers loaded through the CLI.
+fn with_catalog(offers: &str, customers: &str) -> TestEnv {
+    let env = TestEnv::new();
+    let offers_path = env.dir.path().join("offers.csv");
+    let customers_path = env.dir.path().join("customers.csv");
+    std::fs::write(&offers_path, offers).unwrap();
+    std::fs::write(&customers_path, customers).unwrap();
+    for (command, file) in [
+        ("load-catalog", &offers_path),
+        ("load-customers", &customers_path),
+    ] {
+        let (code, _, err) = env.run(&[command, file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+    }
+    env
+}
+
 fn orders() -> String {
     let rows = [
         // Example 1: purchase 2018-01-13, seats 1 -> 2 on 2018-02-01.
@@ -68,15 +85,7 @@ fn line(parts: [&str; 6]) -> [String; 6] {
 
 #[test]
 fn the_worked_examples_come_out_of_the_invoice_files_to_the_cent() {
-    let env = TestEnv::new();
-    let offers = env.dir.path().join("offers.csv");
-    let customers = env.dir.path().join("customers.csv");
-    std::fs::write(&offers, OFFERS).unwrap();
-    std::fs::write(&customers, CUSTOMERS).unwrap();
-    for (command, file) in [("load-catalog", &offers), ("load-customers", &customers)] {
-        let (code, _, err) = env.run(&[command, file.to_str().unwrap()]);
-        assert_eq!(code, 0, "{err}");
-    }
+    let env = with_catalog(OFFERS, CUSTOMERS);
     env.drop_file("orders.csv", orders());
     let (code, _, err) = env.run(&["backfill", "--from", "2018-01-13", "--to", "2018-07-31"]);
     assert_eq!(code, 0, "{err}");
@@ -201,26 +210,12 @@ fn the_worked_examples_come_out_of_the_invoice_files_to_the_cent() {
 
 #[test]
 fn example_five_data_expiry_shows_in_the_subscriptions_export_and_the_suspended_report() {
-    let env = TestEnv::new();
-    let offers = env.dir.path().join("offers.csv");
-    let customers = env.dir.path().join("customers.csv");
-    std::fs::write(
-        &offers,
-        format!(
-            "{}TRIAL30,Trial suite,microsoft,Microsoft Corporation,license,monthly,12,10.00,USD,trial,commercial,false,30,true,true,*,,false,,1,,\n",
-            OFFERS
+    let env = with_catalog(
+        &format!(
+            "{OFFERS}TRIAL30,Trial suite,microsoft,Microsoft Corporation,license,monthly,12,10.00,USD,trial,commercial,false,30,true,true,*,,false,,1,,\n"
         ),
-    )
-    .unwrap();
-    std::fs::write(
-        &customers,
         "customer_id,name,country,segment,currency,account_opened_on\nC-5,Fifth,US,commercial,USD,2026-01-01\n",
-    )
-    .unwrap();
-    for (command, file) in [("load-catalog", &offers), ("load-customers", &customers)] {
-        let (code, _, err) = env.run(&[command, file.to_str().unwrap()]);
-        assert_eq!(code, 0, "{err}");
-    }
+    );
     env.drop_file(
         "orders.csv",
         format!(
