@@ -80,8 +80,8 @@ pub fn run(config_path: &Path, out: &mut dyn Write) -> Result<DemoReport> {
     )?;
 
     let mut conn = app.connect()?;
-    let offers = catalog::read_offers(&fixtures.join("offers.csv")).map_err(problems)?;
-    let customers = catalog::read_customers(&fixtures.join("customers.csv")).map_err(problems)?;
+    let offers = catalog::read_offers(&fixtures.join("offers.csv"))?;
+    let customers = catalog::read_customers(&fixtures.join("customers.csv"))?;
     store::catalog::upsert_offers(&mut conn, &offers)?;
     store::catalog::upsert_customers(&mut conn, &customers)?;
     writeln!(
@@ -113,11 +113,6 @@ pub fn run(config_path: &Path, out: &mut dyn Write) -> Result<DemoReport> {
 
 fn date((y, m, d): (i32, u32, u32)) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("the demo range is a valid date")
-}
-
-fn problems(list: Vec<crate::intake::csv_source::FileProblem>) -> Error {
-    let lines: Vec<String> = list.iter().map(|p| p.to_string()).collect();
-    Error::InputFailed(lines.join("\n"))
 }
 
 /// `fixtures/` beside the configuration, else the one of the source tree this binary was

@@ -69,6 +69,14 @@ fn is_connection_lost(e: &diesel::result::Error) -> bool {
     )
 }
 
+impl From<Vec<crate::intake::csv_source::FileProblem>> for Error {
+    /// Problems that make an input file unusable as a whole, one line each (exit 65).
+    fn from(problems: Vec<crate::intake::csv_source::FileProblem>) -> Self {
+        let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        Error::InputFailed(lines.join("\n"))
+    }
+}
+
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Other(e.to_string())

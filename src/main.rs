@@ -184,14 +184,14 @@ fn run(cli: Cli) -> Result<Exit> {
             Ok(Exit::Done)
         }
         Command::LoadCatalog { file } => {
-            let offers = catalog::read_offers(&file).map_err(file_problems)?;
+            let offers = catalog::read_offers(&file)?;
             let app = App::open(&cli.config, url)?;
             let written = store::catalog::upsert_offers(&mut app.connect()?, &offers)?;
             println!("{written} offer(s) loaded from {}", file.display());
             Ok(Exit::Done)
         }
         Command::LoadCustomers { file } => {
-            let customers = catalog::read_customers(&file).map_err(file_problems)?;
+            let customers = catalog::read_customers(&file)?;
             let app = App::open(&cli.config, url)?;
             let written = store::catalog::upsert_customers(&mut app.connect()?, &customers)?;
             println!("{written} customer(s) loaded from {}", file.display());
@@ -296,9 +296,4 @@ fn run(cli: Cli) -> Result<Exit> {
             Ok(Exit::Done)
         }
     }
-}
-
-fn file_problems(problems: Vec<subsweep::intake::csv_source::FileProblem>) -> Error {
-    let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-    Error::InputFailed(lines.join("\n"))
 }

@@ -149,11 +149,8 @@ impl<'a> Runner<'a> {
 
     /// Releases every lock this runner holds.
     pub fn release(&mut self) -> Result<()> {
-        for job in std::mem::take(&mut self.held) {
-            diesel::sql_query("SELECT pg_advisory_unlock($1, $2)")
-                .bind::<Integer, _>(LOCK_CLASS)
-                .bind::<Integer, _>(lock_key(job))
-                .execute(&mut self.locks)?;
+        for job in self.held.clone() {
+            self.unlock(job)?;
         }
         Ok(())
     }

@@ -126,8 +126,7 @@ fn inbox_waiting(config: &Config) -> usize {
             entries
                 .filter_map(|e| e.ok())
                 .filter(|e| {
-                    let name = e.file_name().to_string_lossy().to_string();
-                    name.ends_with(".csv") && !name.starts_with('.')
+                    crate::intake::inbox::is_order_file_name(&e.file_name().to_string_lossy())
                 })
                 .count()
         })
