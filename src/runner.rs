@@ -170,7 +170,8 @@ impl<'a> Runner<'a> {
                     to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS since \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::oid \
-               AND l.objid = $2::oid",
+               AND l.objid = $2::oid \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         )
         .bind::<BigInt, _>(i64::from(LOCK_CLASS))
         .bind::<BigInt, _>(i64::from(lock_key(job)))
