@@ -81,6 +81,27 @@ def subsweep(config, url, *args):
     return seconds, peak_kib / 1024
 
 
+def write_floor(url, home, parts):
+    """PostgreSQL's own cost of storing what a job stored: the rows selected by each (table,
+    WHERE) part, exported in binary, then timed as one psql \\copy FROM per part into a fresh
+    logged copy of the same table with the same indexes and constraints. Returns seconds."""
+    script = []
+    for i, (table, where) in enumerate(parts):
+        cols = psql(url, "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) "
+                         "FROM information_schema.columns WHERE table_schema = 'public' "
+                         f"AND table_name = '{table}' AND is_generated = 'NEVER'", capture=True)
+        data = home / f"floor-{i}.bin"
+        psql(url, f"\\copy (SELECT {cols} FROM {table} WHERE {where}) TO '{data}' BINARY")
+        psql(url, f"CREATE TABLE floor_{i} (LIKE {table} INCLUDING ALL)")
+        script.append(f"\\copy floor_{i} ({cols}) FROM '{data}' BINARY")
+    seconds, _ = timed(lambda: sh(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url],
+                                  input="\n".join(script).encode(), stdout=subprocess.DEVNULL))
+    for i, _ in enumerate(parts):
+        psql(url, f"DROP TABLE floor_{i}")
+        (home / f"floor-{i}.bin").unlink()
+    return seconds
+
+
 COPY_TABLE = ("CREATE UNLOGGED TABLE copy_baseline (" +
               ", ".join(f"c{i} text" for i in range(13)) + ")")
 
@@ -120,11 +141,16 @@ def run_size(server, orders, with_backfill):
     copy_in, _ = timed(lambda: psql(url, f"\\copy copy_baseline FROM '{order_file}' CSV HEADER"))
     psql(url, "DROP TABLE copy_baseline")
     s, mib = subsweep(config, url, "run", "ingest-orders", "--date", str(START))
-    rows.append(("a ingest-orders", orders, s, copy_in, mib))
+    floor = write_floor(url, home, [("staged_events", "TRUE"), ("inbox_files", "TRUE")])
+    rows.append(("a ingest-orders", orders, s, copy_in, floor, mib))
 
     # b: the purchase day's nightly (ingest already done: it finds an empty inbox).
     s, mib = subsweep(config, url, "nightly", "--date", str(START))
-    rows.append(("b purchase day nightly", orders, s, copy_in, mib))
+    day = f"'{START}'"
+    floor = write_floor(url, home, [
+        ("subscriptions", "TRUE"), ("applied_events", f"applied_on = {day}"),
+        ("charge_lines", f"posted_on = {day}"), ("rejected_rows", f"processed_on = {day}")])
+    rows.append(("b purchase day nightly", orders, s, copy_in, floor, mib))
 
     # The quiet days up to the rollover, then the rollover day itself.
     first_roll = START + dt.timedelta(days=31)  # 2026-02-05: every monthly period rolls
@@ -138,9 +164,10 @@ def run_size(server, orders, with_backfill):
     psql(url, "CREATE UNLOGGED TABLE copy_lines (LIKE charge_lines)")
     copy_lines, _ = timed(lambda: psql(url, f"\\copy copy_lines FROM '{lines_file}' CSV"))
     psql(url, "DROP TABLE copy_lines")
-    rows.append(("c rollover day nightly", posted, s, copy_lines, mib))
+    floor = write_floor(url, home, [("charge_lines", f"posted_on = '{first_roll}'")])
+    rows.append(("c rollover day nightly", posted, s, copy_lines, floor, mib))
     days_quiet = (first_roll - START).days - 1
-    rows.append((f"  {days_quiet} days before it (backfill)", days_quiet, s_quiet, None, mib_quiet))
+    rows.append((f"  {days_quiet} days before it (backfill)", days_quiet, s_quiet, None, None, mib_quiet))
 
     # d: the January invoice (emitted on 01-31 during the backfill): time a forced re-run,
     # which rewrites the same files, against COPY TO of the same lines.
@@ -156,14 +183,14 @@ def run_size(server, orders, with_backfill):
              f"WHERE l.invoice_period_start = '{period}' ORDER BY l.customer_id, l.subscription_id, "
              f"l.posted_on, l.start_date, l.line_id) TO '{out_file}' CSV HEADER"))
     s, mib = subsweep(config, url, "run", "invoices", "--date", "2026-01-31", "--force")
-    rows.append(("d invoice run (Jan)", invoiced, s, copy_out, mib))
+    rows.append(("d invoice run (Jan)", invoiced, s, copy_out, None, mib))
 
     if with_backfill:
         # e: a 365-day backfill of the same data set, on a fresh database and workspace.
         e_url, e_config, _ = prepare(server, f"{name}_e", home / "e", orders)
         end = START + dt.timedelta(days=364)
         s, mib = subsweep(e_config, e_url, "backfill", "--from", str(START), "--to", str(end))
-        rows.append(("e 365-day backfill (days)", 365, s, None, mib))
+        rows.append(("e 365-day backfill (days)", 365, s, None, None, mib))
     return rows
 
 
@@ -177,14 +204,17 @@ def main():
         sys.exit("psql is needed for the COPY baselines (apt install postgresql-client)")
     WORK.mkdir(parents=True, exist_ok=True)
     server = server_url()
-    table = ["| size | scenario | rows | seconds | rows/s | COPY baseline s | ratio | peak MiB |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    table = ["| size | scenario | rows | seconds | rows/s | COPY baseline s | ratio "
+             "| write floor s | ratio to floor | peak MiB |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size in sizes:
-        for label, n, s, base, mib in run_size(server, size, size == min(sizes)):
+        for label, n, s, base, floor, mib in run_size(server, size, size == min(sizes)):
             ratio = f"{s / base:.2f}x" if base else "-"
             base_s = f"{base:.2f}" if base else "-"
+            floor_ratio = f"{s / floor:.2f}x" if floor else "-"
+            floor_s = f"{floor:.2f}" if floor else "-"
             line = (f"| {size:,} | {label} | {n:,} | {s:.2f} | {n / s:,.0f} | {base_s} | {ratio} "
-                    f"| {mib:.0f} |")
+                    f"| {floor_s} | {floor_ratio} | {mib:.0f} |")
             table.append(line)
             print(line, flush=True)
     cpu = os.cpu_count()

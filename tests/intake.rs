@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime};
 use chrono::NaiveDate;
 use common::{PARTNER, TestEnv};
 use diesel::prelude::*;
+use subsweep::domain::order::plain_values;
 use subsweep::jobs::{JobContext, JobOutcome, ingest_orders};
+use subsweep::store::events::{StagedRow, family_event};
 use subsweep::store::schema::{inbox_files, rejected_rows, staged_events};
 
 const HEADER: &str = "order_id,line,event_time,action,customer_id,requested_by,partner_id,\
@@ -88,16 +90,23 @@ fn assert_conservation(env: &TestEnv) {
     }
 }
 
-/// (order_id, line, source_line, raw) of every staged row, in source order.
+/// (order_id, line, source_line, values as written) of every staged row, in source order:
+/// the raw values staging kept, else the plain rendering of the parsed columns.
 fn staged(env: &TestEnv) -> Vec<(String, i32, i32, Vec<String>)> {
+    staged_with_kept(env)
+        .into_iter()
+        .map(|(row, kept)| {
+            let written = kept.unwrap_or_else(|| plain_values(&family_event(&row).order).to_vec());
+            (row.order_id, row.line, row.source_line, written)
+        })
+        .collect()
+}
+
+/// Every staged row with the raw values staging kept for it, in source order.
+fn staged_with_kept(env: &TestEnv) -> Vec<(StagedRow, Option<Vec<String>>)> {
     staged_events::table
         .order((staged_events::file_id, staged_events::source_line))
-        .select((
-            staged_events::order_id,
-            staged_events::line,
-            staged_events::source_line,
-            staged_events::raw,
-        ))
+        .select((StagedRow::as_select(), staged_events::raw))
         .load(&mut env.conn())
         .unwrap()
 }
@@ -203,6 +212,15 @@ fn a_valid_file_is_staged_with_its_raw_values_and_archived_under_the_logical_dat
             "",
             ""
         ]
+    );
+    let kept: Vec<bool> = staged_with_kept(&env)
+        .iter()
+        .map(|(_, raw)| raw.is_some())
+        .collect();
+    assert_eq!(
+        kept,
+        [false, true],
+        "raw values are kept only where they are not the plain rendering"
     );
     assert!(archived(&env, "orders.csv").exists());
     assert!(inbox_names(&env).is_empty());

@@ -42,8 +42,9 @@ impl Days {
             .unwrap()
     }
 
-    /// Stages `order` from line `source_line` of file `file_id`, written as `raw`.
-    fn stage(&mut self, file_id: i64, source_line: i32, o: &OrderEvent, raw: [&str; 13]) {
+    /// Stages `order` from line `source_line` of file `file_id`; `raw` is what staging keeps:
+    /// the values as written, or `None` when they were written plainly.
+    fn stage(&mut self, file_id: i64, source_line: i32, o: &OrderEvent, raw: Option<[&str; 13]>) {
         use schema::staged_events as s;
         diesel::insert_into(s::table)
             .values((
@@ -63,33 +64,15 @@ impl Days {
                 s::base_subscription_id.eq(&o.base_subscription_id),
                 s::auto_renew.eq(o.auto_renew),
                 s::reason.eq(o.reason.map(|r| r.as_str())),
-                s::raw.eq(raw.map(str::to_string).to_vec()),
+                s::raw.eq(raw.map(|raw| raw.map(str::to_string).to_vec())),
             ))
             .execute(&mut self.conn)
             .unwrap();
     }
 
-    /// Stages `order` with its raw values rendered plainly.
+    /// Stages `order` as intake stages a plainly written row.
     fn stage_plain(&mut self, file_id: i64, source_line: i32, o: &OrderEvent) {
-        let q = o.quantity.map(|q| q.to_string()).unwrap_or_default();
-        let time = o.event_time.to_rfc3339();
-        let line = o.line.to_string();
-        let raw = [
-            o.order_id.as_str(),
-            &line,
-            &time,
-            o.action.as_str(),
-            &o.customer_id,
-            &o.requested_by,
-            &o.partner_id,
-            o.offer_id.as_deref().unwrap_or(""),
-            &q,
-            o.subscription_id.as_deref().unwrap_or(""),
-            "",
-            "",
-            o.reason.map(|r| r.as_str()).unwrap_or(""),
-        ];
-        self.stage(file_id, source_line, o, raw);
+        self.stage(file_id, source_line, o, None);
     }
 
     fn run(&mut self, job: JobName, date: NaiveDate) {
@@ -211,7 +194,7 @@ fn story() -> Days {
             "I",
             Some("1"),
         ),
-        [
+        Some([
             "=P3",
             "1",
             "2026-03-10T11:00:00Z",
@@ -225,7 +208,13 @@ fn story() -> Days {
             "",
             "",
             "\tnote, \"quoted\"",
-        ],
+        ]),
+    );
+    // Another unknown customer, written plainly: staging kept no raw values.
+    days.stage_plain(
+        orders,
+        8,
+        &purchase("P7", "2026-03-10T12:00:00.5Z", "C9", "I", Some("2.50")),
     );
     // A row intake rejected on 2026-03-10 (no staged event), from a file named earlier.
     diesel::sql_query(
@@ -269,10 +258,11 @@ fn every_day_gets_all_three_reports_with_exact_headers() {
 #[test]
 fn rejects_carry_the_original_values_ordered_by_file_then_line() {
     let mut days = story();
-    let message: String = schema::rejected_rows::table
+    let messages: Vec<String> = schema::rejected_rows::table
         .filter(schema::rejected_rows::error_code.eq("unknown_customer"))
+        .order(schema::rejected_rows::source_line)
         .select(schema::rejected_rows::error_message)
-        .first(&mut days.conn)
+        .load(&mut days.conn)
         .unwrap();
     let rows = days.rows("2026-03-10", "rejects.csv");
     assert_eq!(
@@ -301,7 +291,7 @@ fn rejects_carry_the_original_values_ordered_by_file_then_line() {
                 "orders.csv",
                 "7",
                 "unknown_customer",
-                message.as_str(),
+                messages[0].as_str(),
                 "'=P3",
                 "1",
                 "2026-03-10T11:00:00Z",
@@ -315,6 +305,25 @@ fn rejects_carry_the_original_values_ordered_by_file_then_line() {
                 "",
                 "",
                 "'\tnote, \"quoted\"",
+            ],
+            vec![
+                "orders.csv",
+                "8",
+                "unknown_customer",
+                messages[1].as_str(),
+                "P7",
+                "1",
+                "2026-03-10T12:00:00.500Z",
+                "purchase",
+                "C9",
+                "admin_agent",
+                "P-TEST-01",
+                "I",
+                "2.50",
+                "",
+                "",
+                "",
+                "",
             ],
         ]
     );

@@ -109,6 +109,33 @@ fn malformed(column: usize, message: impl Into<String>) -> Malformed {
     }
 }
 
+/// The plain way of writing `event`: what [`parse_row`] reads back into the same event. A row
+/// written exactly so need not be kept as written (staging stores the raw values of the other
+/// rows only): its values are this rendering.
+pub fn plain_values(event: &OrderEvent) -> RawRow {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    [
+        event.order_id.clone(),
+        event.line.to_string(),
+        event
+            .event_time
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        event.action.as_str().to_string(),
+        event.customer_id.clone(),
+        event.requested_by.clone(),
+        event.partner_id.clone(),
+        text(&event.offer_id),
+        event.quantity.map(|q| q.to_string()).unwrap_or_default(),
+        text(&event.subscription_id),
+        text(&event.base_subscription_id),
+        event.auto_renew.map(|b| b.to_string()).unwrap_or_default(),
+        event
+            .reason
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_default(),
+    ]
+}
+
 /// Parses one row; the first problem found, in column order, is reported.
 pub fn parse_row(raw: &RawRow) -> Result<OrderEvent, Malformed> {
     let value = |c: usize| -> Option<&str> {
@@ -297,6 +324,67 @@ mod tests {
             let mut pairs = purchase();
             pairs[1] = ("line", bad);
             assert_eq!(parse_row(&row(&pairs)).unwrap_err().column, "line", "{bad}");
+        }
+    }
+
+    #[test]
+    fn plainly_written_rows_render_back_to_what_was_written() {
+        let plain = [
+            row(&[
+                ("order_id", "O-9"),
+                ("line", "12"),
+                ("event_time", "2026-03-01T10:15:00Z"),
+                ("action", "purchase"),
+                ("customer_id", "C-1"),
+                ("requested_by", "admin_agent"),
+                ("partner_id", "P-1"),
+                ("offer_id", "OFF-1"),
+                ("quantity", "3.50"),
+            ]),
+            row(&[
+                ("order_id", "O-9"),
+                ("line", "2"),
+                ("event_time", "2026-03-01T10:15:00.250Z"),
+                ("action", "suspend"),
+                ("customer_id", "C-1"),
+                ("requested_by", "admin_agent"),
+                ("partner_id", "P-1"),
+                ("subscription_id", "O-1-1"),
+                ("auto_renew", "false"),
+                ("reason", "fraud"),
+            ]),
+        ];
+        for raw in plain {
+            let event = parse_row(&raw).unwrap();
+            assert_eq!(plain_values(&event), raw);
+        }
+    }
+
+    #[test]
+    fn rows_written_otherwise_render_differently_so_they_are_kept_as_written() {
+        let changes = [
+            ("event_time", "2026-03-01T11:15:00+01:00"),
+            ("event_time", "2026-03-01t10:15:00z"),
+            ("line", "01"),
+            ("quantity", "03"),
+            ("customer_id", " C-1"),
+            ("auto_renew", "TRUE"),
+        ];
+        let plain = |pairs: &mut Vec<(&str, &str)>, column: &'static str, value| {
+            pairs.retain(|(c, _)| *c != column);
+            pairs.push((column, value));
+        };
+        let mut base = purchase();
+        plain(&mut base, "event_time", "2026-03-01T10:15:00Z");
+        let raw = row(&base);
+        assert_eq!(plain_values(&parse_row(&raw).unwrap()), raw);
+        for (column, value) in changes {
+            let mut pairs = base.clone();
+            pairs.retain(|(c, _)| *c != column);
+            pairs.push((column, value));
+            let raw = row(&pairs);
+            let event = parse_row(&raw).unwrap();
+            assert_ne!(plain_values(&event), raw, "{column} = {value:?}");
         }
     }
 }

@@ -103,7 +103,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
             .rejected
             .iter()
             .map(|(event, reject)| RuleReject {
-                event_id: event.event_id,
+                event,
                 code: reject.code.as_str().to_string(),
                 message: reject.message.clone(),
             })

@@ -3,12 +3,14 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Date, Text};
+use std::collections::HashMap;
+
 use rust_decimal::Decimal;
 
 use super::schema::{applied_events, staged_events};
+use super::staging::{NewReject, insert_rejects};
 use crate::domain::lifecycle::FamilyEvent;
-use crate::domain::order::OrderEvent;
+use crate::domain::order::{OrderEvent, plain_values};
 
 /// The parsed columns of a staged event.
 #[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
@@ -187,36 +189,61 @@ pub fn record_applied(conn: &mut PgConnection, rows: &[NewApplied]) -> QueryResu
 }
 
 /// A rule's verdict on a staged event.
-pub struct RuleReject {
-    pub event_id: i64,
+pub struct RuleReject<'a> {
+    pub event: &'a FamilyEvent,
     pub code: String,
     pub message: String,
 }
 
-/// Records rejected events for the report of `processed_on`, carrying the raw values from
-/// staging (set-based: one statement for the batch).
+/// Where a staged event came from and its values as written, if staging kept them.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = staged_events, check_for_backend(diesel::pg::Pg))]
+struct StagedSource {
+    event_id: i64,
+    file_id: i64,
+    source_line: i32,
+    raw: Option<Vec<String>>,
+}
+
+/// Records rejected events for the report of `processed_on`, with their values as written:
+/// those staging kept, else the plain rendering of the event (which is what was written).
 pub fn record_rejected(
     conn: &mut PgConnection,
     processed_on: NaiveDate,
-    rejects: &[RuleReject],
+    rejects: &[RuleReject<'_>],
 ) -> QueryResult<usize> {
     if rejects.is_empty() {
         return Ok(0);
     }
-    let ids: Vec<i64> = rejects.iter().map(|r| r.event_id).collect();
-    let codes: Vec<String> = rejects.iter().map(|r| r.code.clone()).collect();
-    let messages: Vec<String> = rejects.iter().map(|r| r.message.clone()).collect();
-    diesel::sql_query(
-        "INSERT INTO rejected_rows (processed_on, file_id, source_line, event_id, error_code, error_message, raw) \
-         SELECT $1, s.file_id, s.source_line, s.event_id, r.code, r.message, s.raw \
-         FROM unnest($2::bigint[], $3::text[], $4::text[]) AS r(event_id, code, message) \
-         JOIN staged_events s ON s.event_id = r.event_id",
-    )
-    .bind::<Date, _>(processed_on)
-    .bind::<Array<BigInt>, _>(ids)
-    .bind::<Array<Text>, _>(codes)
-    .bind::<Array<Text>, _>(messages)
-    .execute(conn)
+    let ids: Vec<i64> = rejects.iter().map(|r| r.event.event_id).collect();
+    let sources: HashMap<i64, StagedSource> = staged_events::table
+        .filter(staged_events::event_id.eq_any(&ids))
+        .select(StagedSource::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|s| (s.event_id, s))
+        .collect();
+    let rows: Vec<NewReject> = rejects
+        .iter()
+        .map(|r| {
+            let source = sources
+                .get(&r.event.event_id)
+                .expect("a rejected event is a staged event");
+            NewReject {
+                processed_on,
+                file_id: source.file_id,
+                source_line: source.source_line,
+                event_id: Some(source.event_id),
+                error_code: r.code.clone(),
+                error_message: r.message.clone(),
+                raw: source
+                    .raw
+                    .clone()
+                    .unwrap_or_else(|| plain_values(&r.event.order).to_vec()),
+            }
+        })
+        .collect();
+    insert_rejects(conn, &rows)
 }
 
 #[cfg(test)]

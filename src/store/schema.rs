@@ -151,7 +151,7 @@ diesel::table! {
         base_subscription_id -> Nullable<Text>,
         auto_renew -> Nullable<Bool>,
         reason -> Nullable<Text>,
-        raw -> Array<Text>,
+        raw -> Nullable<Array<Text>>,
     }
 }
 

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 
 use super::events::StagedRow;
 use super::schema::{inbox_files, rejected_rows, staged_events};
-use crate::domain::order::{COLUMNS, col};
+use crate::domain::order::{COLUMNS, RawRow, col, plain_values};
 use crate::domain::reject::RejectCode;
 use crate::intake::orders::{MalformedRow, ParsedRow};
 
@@ -118,7 +118,12 @@ pub struct NewStaged {
     pub base_subscription_id: Option<String>,
     pub auto_renew: Option<bool>,
     pub reason: Option<String>,
-    pub raw: Vec<String>,
+    /// The values as written when they are not the plain rendering of the event (see the
+    /// migration's comment on `staged_events.raw`).
+    pub raw: Option<Vec<String>>,
+    /// The values as written, always (for a `duplicate_line` reject); not a column.
+    #[diesel(skip_insertion)]
+    pub written: RawRow,
 }
 
 fn source_line(line: u64) -> i32 {
@@ -127,6 +132,7 @@ fn source_line(line: u64) -> i32 {
 
 impl NewStaged {
     pub fn new(file_id: i64, row: ParsedRow) -> NewStaged {
+        let raw = (plain_values(&row.event) != row.raw).then(|| row.raw.to_vec());
         let e = row.event;
         NewStaged {
             file_id,
@@ -145,7 +151,8 @@ impl NewStaged {
             subscription_id: e.subscription_id,
             base_subscription_id: e.base_subscription_id,
             auto_renew: e.auto_renew,
-            raw: row.raw.into(),
+            raw,
+            written: row.raw,
         }
     }
 
@@ -316,7 +323,7 @@ fn stage_batch_with_duplicates(
                          with different content",
                         row.order_id, row.line
                     ),
-                    raw: row.raw.clone(),
+                    raw: row.written.to_vec(),
                 });
             }
         }
