@@ -5,7 +5,6 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
-use diesel::RunQueryDsl;
 
 use super::{JobContext, JobName, JobOutcome, Stopwatch};
 use crate::domain::book::Book;
@@ -14,12 +13,10 @@ use crate::domain::subscription::Subscription;
 use crate::domain::vocabulary::Action;
 use crate::error::{Error, Result};
 use crate::store::events::{self, NewApplied, OrdersMark, PendingEvents, RuleReject};
-use crate::store::{catalog, charges, clock, families};
+use crate::store::{self, catalog, charges, clock, families};
 
 /// Events are applied this many at a time (bounded memory whatever the day's volume).
 const BATCH: usize = 10_000;
-/// A day applying more events than this refreshes the planner's statistics.
-const ANALYZE_AFTER: i64 = 20_000;
 
 /// Runs `apply-orders` for logical date `date`.
 pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
@@ -41,8 +38,8 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     // Many events staged since the last run: the planner's statistics predate them (autovacuum
     // may not have come by yet), and with stale ones it scans the whole history for pending
     // events instead of following the mark.
-    if newest - mark.event > ANALYZE_AFTER {
-        diesel::sql_query("ANALYZE staged_events").execute(ctx.conn)?;
+    if newest - mark.event > store::BULK_ROWS {
+        store::refresh_after_bulk(ctx.conn, &["staged_events"])?;
         watch.lap("analyze_staged");
     }
     let mut pending = PendingEvents::open(ctx.conn, date, mark)?;
@@ -121,9 +118,19 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     mark.after_run(date, newest).store(ctx.conn)?;
     watch.lap("mark");
     // After a big day the planner's statistics are stale (autovacuum has not seen the rows):
-    // refresh them so the reports and tomorrow's jobs join with hashes, not nested loops.
-    if outcome.counts.get("events_applied").copied().unwrap_or(0) > ANALYZE_AFTER {
-        diesel::sql_query("ANALYZE applied_events").execute(ctx.conn)?;
+    // refresh them so the reports and the next days' jobs find rows by index, not by scans.
+    let written = outcome.counts.get("events_applied").copied().unwrap_or(0)
+        + outcome.counts.get("events_rejected").copied().unwrap_or(0);
+    if written > store::BULK_ROWS {
+        store::refresh_after_bulk(
+            ctx.conn,
+            &[
+                "applied_events",
+                "subscriptions",
+                "charge_lines",
+                "rejected_rows",
+            ],
+        )?;
         watch.lap("analyze");
     }
     crate::output::reports::write_daily(ctx, date)?;

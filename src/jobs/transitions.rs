@@ -13,7 +13,7 @@ use crate::domain::calendar::month_end;
 use crate::domain::lifecycle::{Moment, Step};
 use crate::domain::posting::Posting;
 use crate::error::{Error, Result};
-use crate::store::{charges, clock, families};
+use crate::store::{self, charges, clock, families};
 
 /// Families are loaded and written back this many at a time.
 const BATCH: usize = 5_000;
@@ -57,6 +57,15 @@ pub fn carry(ctx: &mut JobContext<'_>, date: NaiveDate, step: Step) -> Result<Jo
         moment = moment.next();
     }
     clock::advance(ctx.conn, target)?;
+    let written = outcome.counts.get("lines_posted").copied().unwrap_or(0)
+        + outcome
+            .counts
+            .get("subscriptions_changed")
+            .copied()
+            .unwrap_or(0);
+    if written > store::BULK_ROWS {
+        store::refresh_after_bulk(ctx.conn, &["charge_lines", "subscriptions"])?;
+    }
     Ok(outcome)
 }
 
