@@ -208,6 +208,38 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A job that wrote more rows than this refreshes what the planner knows of its tables.
+pub const BULK_ROWS: i64 = 20_000;
+
+/// After a bulk write, in the job's transaction: fresh planner statistics for `tables`, and
+/// their BRIN indexes' new block ranges summarized. Autovacuum does both, but later: until
+/// then the planner estimates from nothing (a quiet day after a million purchases scanned
+/// whole tables). Table names are the caller's literals.
+pub fn refresh_after_bulk(conn: &mut PgConnection, tables: &[&str]) -> QueryResult<()> {
+    for table in tables {
+        diesel::sql_query(format!("ANALYZE {table}")).execute(conn)?;
+    }
+    summarize_brin(conn, tables)
+}
+
+/// Summarizes the new block ranges of the BRIN indexes of `tables`: an unsummarized range
+/// matches every search (a day's provisioning report read every applied event). Cheap: it
+/// reads only the ranges appended since the last summary.
+pub fn summarize_brin(conn: &mut PgConnection, tables: &[&str]) -> QueryResult<()> {
+    let list = tables
+        .iter()
+        .map(|t| format!("'{t}'::regclass"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    diesel::sql_query(format!(
+        "SELECT brin_summarize_new_values(i.indexrelid) FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam \
+         WHERE a.amname = 'brin' AND i.indrelid IN ({list})"
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact;
@@ -224,30 +256,4 @@ mod tests {
             "postgres://app:***@db/x"
         );
     }
-}
-
-/// A job that wrote more rows than this refreshes what the planner knows of its tables.
-pub const BULK_ROWS: i64 = 20_000;
-
-/// After a bulk write, in the job's transaction: fresh planner statistics for `tables`, and
-/// their BRIN indexes' new block ranges summarized. Autovacuum does both, but later: until
-/// then the planner estimates from nothing (a quiet day after a million purchases scanned
-/// whole tables) and an unsummarized BRIN range matches every search (the day's reports read
-/// every applied event). Table names are the caller's literals.
-pub fn refresh_after_bulk(conn: &mut PgConnection, tables: &[&str]) -> QueryResult<()> {
-    for table in tables {
-        diesel::sql_query(format!("ANALYZE {table}")).execute(conn)?;
-    }
-    let list = tables
-        .iter()
-        .map(|t| format!("'{t}'::regclass"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    diesel::sql_query(format!(
-        "SELECT brin_summarize_new_values(i.indexrelid) FROM pg_index i \
-         JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam \
-         WHERE a.amname = 'brin' AND i.indrelid IN ({list})"
-    ))
-    .execute(conn)?;
-    Ok(())
 }

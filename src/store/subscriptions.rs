@@ -9,7 +9,7 @@ use crate::domain::subscription::{State, Subscription, Terms};
 use crate::domain::vocabulary::BillingFrequency;
 
 /// A subscriptions row (generated columns left out).
-#[derive(Debug, Clone, Insertable, Queryable, Selectable, AsChangeset)]
+#[derive(Debug, Clone, Insertable, Queryable, QueryableByName, Selectable, AsChangeset)]
 #[diesel(table_name = subscriptions, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
 #[diesel(treat_none_as_default_value = false)]
 pub struct SubscriptionRow {
