@@ -140,9 +140,14 @@ def run_size(server, orders, with_backfill):
     psql(url, COPY_TABLE)
     copy_in, _ = timed(lambda: psql(url, f"\\copy copy_baseline FROM '{order_file}' CSV HEADER"))
     psql(url, "DROP TABLE copy_baseline")
+    # The same \copy into a logged table: what durability alone costs, before any key.
+    psql(url, COPY_TABLE.replace("UNLOGGED ", ""))
+    copy_logged, _ = timed(lambda: psql(url, f"\\copy copy_baseline FROM '{order_file}' CSV HEADER"))
+    psql(url, "DROP TABLE copy_baseline")
     s, mib = subsweep(config, url, "run", "ingest-orders", "--date", str(START))
     floor = write_floor(url, home, [("staged_events", "TRUE"), ("inbox_files", "TRUE")])
     rows.append(("a ingest-orders", orders, s, copy_in, floor, mib))
+    rows.append(("  the same \\copy into a logged table", orders, copy_logged, copy_in, None, None))
 
     # b: the purchase day's nightly (ingest already done: it finds an empty inbox).
     s, mib = subsweep(config, url, "nightly", "--date", str(START))
@@ -156,6 +161,15 @@ def run_size(server, orders, with_backfill):
     first_roll = START + dt.timedelta(days=31)  # 2026-02-05: every monthly period rolls
     s_quiet, mib_quiet = subsweep(config, url, "backfill", "--from", str(START + dt.timedelta(days=1)),
                                   "--to", str(first_roll - dt.timedelta(days=1)))
+    # What reading the due families' rows costs the server alone (renewals' own query).
+    due = (ROOT / "src" / "jobs" / "due_renewals.sql").read_text()
+    due = "\n".join(l for l in due.splitlines() if not l.startswith("--"))
+    due = (due.replace("$1", f"DATE '{first_roll}'").replace("$2", str(first_roll.day))
+           .replace("$3", "FALSE")  # the 5th is no month end
+           .replace("$4", str(first_roll.month)))
+    members = f"SELECT * FROM subscriptions WHERE family_id IN ({due}) ORDER BY family_id"
+    read_due, _ = timed(lambda: psql(url, f"\\copy ({members}) TO '/dev/null' BINARY"))
+    due_rows = int(psql(url, f"SELECT count(*) FROM ({members}) m", capture=True))
     s, mib = subsweep(config, url, "nightly", "--date", str(first_roll))
     posted = int(psql(url, f"SELECT count(*) FROM charge_lines WHERE posted_on = '{first_roll}'",
                       capture=True))
@@ -166,6 +180,7 @@ def run_size(server, orders, with_backfill):
     psql(url, "DROP TABLE copy_lines")
     floor = write_floor(url, home, [("charge_lines", f"posted_on = '{first_roll}'")])
     rows.append(("c rollover day nightly", posted, s, copy_lines, floor, mib))
+    rows.append(("  reading its due rows (\\copy TO)", due_rows, read_due, copy_lines, None, None))
     days_quiet = (first_roll - START).days - 1
     rows.append((f"  {days_quiet} days before it (backfill)", days_quiet, s_quiet, None, None, mib_quiet))
 
@@ -213,8 +228,9 @@ def main():
             base_s = f"{base:.2f}" if base else "-"
             floor_ratio = f"{s / floor:.2f}x" if floor else "-"
             floor_s = f"{floor:.2f}" if floor else "-"
+            mib_s = f"{mib:.0f}" if mib is not None else "-"
             line = (f"| {size:,} | {label} | {n:,} | {s:.2f} | {n / s:,.0f} | {base_s} | {ratio} "
-                    f"| {floor_s} | {floor_ratio} | {mib:.0f} |")
+                    f"| {floor_s} | {floor_ratio} | {mib_s} |")
             table.append(line)
             print(line, flush=True)
     cpu = os.cpu_count()
