@@ -122,7 +122,7 @@ pub fn write_lines(
                 .map_err(|e| bad(format!("'{}' is not a number: {e}", f(i))))
         };
         let date = |i: usize| {
-            NaiveDate::parse_from_str(f(i), "%Y-%m-%d")
+            f(i).parse::<NaiveDate>()
                 .map_err(|e| bad(format!("'{}' is not a date: {e}", f(i))))
         };
         let amount = cells::amount(decimal(17)?);
