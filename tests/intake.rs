@@ -96,8 +96,9 @@ fn staged(env: &TestEnv) -> Vec<(String, i32, i32, Vec<String>)> {
     staged_with_kept(env)
         .into_iter()
         .map(|(row, kept)| {
-            let written = kept.unwrap_or_else(|| plain_values(&family_event(&row).order).to_vec());
-            (row.order_id, row.line, row.source_line, written)
+            let (order_id, line, source_line) = (row.order_id.clone(), row.line, row.source_line);
+            let written = kept.unwrap_or_else(|| plain_values(&family_event(row).order).to_vec());
+            (order_id, line, source_line, written)
         })
         .collect()
 }

@@ -49,7 +49,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         if rows.is_empty() {
             break;
         }
-        let events: Vec<FamilyEvent> = rows.iter().map(events::family_event).collect();
+        let events: Vec<FamilyEvent> = rows.into_iter().map(events::family_event).collect();
         let mut book = load_book(ctx, date, &events, &offers, &policy, state)?;
         watch.lap("load");
         let result = book.apply_events(date, events);

@@ -35,24 +35,24 @@ pub struct StagedRow {
 }
 
 /// The event as the rules take it (values were validated when staged).
-pub fn family_event(row: &StagedRow) -> FamilyEvent {
+pub fn family_event(row: StagedRow) -> FamilyEvent {
     FamilyEvent {
         event_id: row.event_id,
         order: OrderEvent {
-            order_id: row.order_id.clone(),
+            order_id: row.order_id,
             line: u32::try_from(row.line).expect("line >= 1 by CHECK"),
             event_time: row.event_time,
             action: row
                 .action
                 .parse()
                 .expect("staged actions were validated at intake"),
-            customer_id: row.customer_id.clone(),
-            requested_by: row.requested_by.clone(),
-            partner_id: row.partner_id.clone(),
-            offer_id: row.offer_id.clone(),
+            customer_id: row.customer_id,
+            requested_by: row.requested_by,
+            partner_id: row.partner_id,
+            offer_id: row.offer_id,
             quantity: row.quantity,
-            subscription_id: row.subscription_id.clone(),
-            base_subscription_id: row.base_subscription_id.clone(),
+            subscription_id: row.subscription_id,
+            base_subscription_id: row.base_subscription_id,
             auto_renew: row.auto_renew,
             reason: row
                 .reason

@@ -144,7 +144,7 @@ pub fn accepted_events(
         .load(conn)?;
     let mut out: HashMap<String, Vec<FamilyEvent>> = HashMap::new();
     for (family, retention, row) in rows {
-        let mut event = events::family_event(&row);
+        let mut event = events::family_event(row);
         event.retention_days =
             retention.map(|r| u32::try_from(r).expect("retention days are 90..=120"));
         out.entry(family).or_default().push(event);
