@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -68,17 +69,20 @@ def timed(fn):
 
 
 def subsweep(config, url, *args):
-    """Runs subsweep; returns (seconds, peak MiB)."""
-    cmd = ["/usr/bin/time", "-f", "%M", str(BIN), "--config", str(config),
-           "--database-url", url, *args]
-    start = time.perf_counter()
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    seconds = time.perf_counter() - start
-    err = done.stderr.decode()
-    if done.returncode != 0:
-        sys.exit(f"subsweep {' '.join(args)} failed ({done.returncode}):\n{err[-3000:]}")
-    peak_kib = int(err.strip().splitlines()[-1])
-    return seconds, peak_kib / 1024
+    """Runs subsweep; returns (seconds, peak MiB): the wall time, and the process's maximum
+    resident size as the kernel reports it to wait4 (no /usr/bin/time needed)."""
+    cmd = [str(BIN), "--config", str(config), "--database-url", url, *args]
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            text = err.read().decode(errors="replace")
+            sys.exit(f"subsweep {' '.join(args)} failed ({proc.returncode}):\n{text[-3000:]}")
+    return seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 
 def write_floor(url, home, parts):
