@@ -45,29 +45,8 @@ impl Days {
     /// Stages `order` from line `source_line` of file `file_id`; `raw` is what staging keeps:
     /// the values as written, or `None` when they were written plainly.
     fn stage(&mut self, file_id: i64, source_line: i32, o: &OrderEvent, raw: Option<[&str; 13]>) {
-        use schema::staged_events as s;
-        diesel::insert_into(s::table)
-            .values((
-                s::file_id.eq(file_id),
-                s::source_line.eq(source_line),
-                s::order_id.eq(&o.order_id),
-                s::line.eq(o.line as i32),
-                s::event_time.eq(o.event_time),
-                s::event_date.eq(o.event_time.date_naive()),
-                s::action.eq(o.action.as_str()),
-                s::customer_id.eq(&o.customer_id),
-                s::requested_by.eq(&o.requested_by),
-                s::partner_id.eq(&o.partner_id),
-                s::offer_id.eq(&o.offer_id),
-                s::quantity.eq(o.quantity),
-                s::subscription_id.eq(&o.subscription_id),
-                s::base_subscription_id.eq(&o.base_subscription_id),
-                s::auto_renew.eq(o.auto_renew),
-                s::reason.eq(o.reason.map(|r| r.as_str())),
-                s::raw.eq(raw.map(|raw| raw.map(str::to_string).to_vec())),
-            ))
-            .execute(&mut self.conn)
-            .unwrap();
+        let raw = raw.map(|raw| raw.map(str::to_string).to_vec());
+        common::stage_event(&mut self.conn, file_id, source_line, o, raw);
     }
 
     /// Stages `order` as intake stages a plainly written row.

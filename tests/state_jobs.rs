@@ -43,31 +43,9 @@ impl Db {
 
     /// Stages rows as intake would.
     fn stage(&mut self, orders: &[OrderEvent]) {
-        use schema::staged_events as s;
         for (i, o) in orders.iter().enumerate() {
             let raw: Vec<String> = COLUMNS.iter().map(|c| format!("raw {c}")).collect();
-            diesel::insert_into(s::table)
-                .values((
-                    s::file_id.eq(self.file_id),
-                    s::source_line.eq(i as i32 + 2),
-                    s::order_id.eq(&o.order_id),
-                    s::line.eq(o.line as i32),
-                    s::event_time.eq(o.event_time),
-                    s::event_date.eq(o.event_time.date_naive()),
-                    s::action.eq(o.action.as_str()),
-                    s::customer_id.eq(&o.customer_id),
-                    s::requested_by.eq(&o.requested_by),
-                    s::partner_id.eq(&o.partner_id),
-                    s::offer_id.eq(&o.offer_id),
-                    s::quantity.eq(o.quantity),
-                    s::subscription_id.eq(&o.subscription_id),
-                    s::base_subscription_id.eq(&o.base_subscription_id),
-                    s::auto_renew.eq(o.auto_renew),
-                    s::reason.eq(o.reason.map(|r| r.as_str())),
-                    s::raw.eq(raw),
-                ))
-                .execute(&mut self.conn)
-                .unwrap();
+            common::stage_event(&mut self.conn, self.file_id, i as i32 + 2, o, Some(raw));
         }
     }
 

@@ -296,3 +296,37 @@ impl TestEnv {
         }
     }
 }
+
+/// Stages `o` as line `source_line` of file `file_id`, as intake would; `raw` is what staging
+/// keeps (`None`: the values were written plainly).
+pub fn stage_event(
+    conn: &mut PgConnection,
+    file_id: i64,
+    source_line: i32,
+    o: &subsweep::domain::order::OrderEvent,
+    raw: Option<Vec<String>>,
+) {
+    use subsweep::store::schema::staged_events as s;
+    diesel::insert_into(s::table)
+        .values((
+            s::file_id.eq(file_id),
+            s::source_line.eq(source_line),
+            s::order_id.eq(&o.order_id),
+            s::line.eq(o.line as i32),
+            s::event_time.eq(o.event_time),
+            s::event_date.eq(o.event_time.date_naive()),
+            s::action.eq(o.action.as_str()),
+            s::customer_id.eq(&o.customer_id),
+            s::requested_by.eq(&o.requested_by),
+            s::partner_id.eq(&o.partner_id),
+            s::offer_id.eq(&o.offer_id),
+            s::quantity.eq(o.quantity),
+            s::subscription_id.eq(&o.subscription_id),
+            s::base_subscription_id.eq(&o.base_subscription_id),
+            s::auto_renew.eq(o.auto_renew),
+            s::reason.eq(o.reason.map(|r| r.as_str())),
+            s::raw.eq(raw),
+        ))
+        .execute(conn)
+        .unwrap();
+}
