@@ -1,10 +1,10 @@
 //! Staged order events as the rules see them: the pending ones of a day (streamed through a
 //! cursor in application order), and the record of which were applied or rejected.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use diesel::prelude::*;
 use std::collections::HashMap;
 
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
 use rust_decimal::Decimal;
 
 use super::schema::{applied_events, staged_events};
