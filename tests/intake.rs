@@ -337,6 +337,37 @@ fn a_byte_sequence_that_is_not_utf8_fails_the_file_naming_line_and_column() {
 }
 
 #[test]
+fn a_nul_byte_fails_the_file_naming_line_and_column() {
+    let env = TestEnv::new();
+    let mut bytes = file_of(&[purchase("O-1", 1, "3")]).into_bytes();
+    bytes.extend_from_slice(b"O-1,2,2026-03-01T10:00:00Z,purchase,C-\x001,admin_agent,");
+    bytes.extend_from_slice(PARTNER.as_bytes());
+    bytes.extend_from_slice(b",OFF-1,3,,,,\n");
+    let lines = fails(&env, "nul.csv", bytes);
+    assert_eq!(
+        lines,
+        [
+            "nul.csv:3: column customer_id: holds a NUL byte (0x00), which no text can store \
+          (a UTF-16 file? save it as CSV UTF-8)"
+        ]
+    );
+}
+
+#[test]
+fn a_utf16_export_fails_at_its_header() {
+    let env = TestEnv::new();
+    let text = file_of(&[purchase("O-1", 1, "3")]);
+    let mut bytes = vec![0xFF, 0xFE];
+    bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let lines = fails(&env, "unicode.csv", bytes);
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].starts_with("unicode.csv:1: field 1 holds a NUL byte"),
+        "{lines:?}"
+    );
+}
+
+#[test]
 fn an_empty_file_fails() {
     let env = TestEnv::new();
     let lines = fails(&env, "empty.csv", "");
@@ -762,7 +793,7 @@ fn any_bytes_end_archived_or_failed_and_rows_are_conserved() {
     let noise = prop::collection::vec(any::<u8>(), 0..200);
     let separators = prop::collection::vec(
         prop::sample::select(vec![
-            b',', b';', b'"', b'\n', b'\r', b'a', b'1', 0xEF, 0xBB, 0xBF,
+            b',', b';', b'"', b'\n', b'\r', b'a', b'1', 0xEF, 0xBB, 0xBF, 0x00,
         ]),
         0..120,
     );

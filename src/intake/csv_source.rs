@@ -183,6 +183,16 @@ impl CsvReader {
     }
 }
 
+/// The first field holding a NUL byte, if any. No PostgreSQL text can hold one, and a CSV file
+/// with one is almost always a UTF-16 export or not text at all: the file fails, naming it.
+pub fn nul_field<'a>(fields: impl IntoIterator<Item = &'a [u8]>) -> Option<usize> {
+    fields.into_iter().position(|f| f.contains(&0))
+}
+
+/// What a file problem says of a field holding a NUL byte.
+pub const NUL_BYTE: &str =
+    "holds a NUL byte (0x00), which no text can store (a UTF-16 file? save it as CSV UTF-8)";
+
 /// The line a reader error happened on, as far as the csv crate knows it.
 pub fn error_line(error: &csv::Error) -> Option<u64> {
     error.position().map(|p| p.line())
@@ -223,6 +233,14 @@ impl Table {
                 )]);
             }
         }
+        if let Some(field) = nul_field(headers.iter().map(str::as_bytes)) {
+            return Err(vec![FileProblem::at(
+                path,
+                1,
+                None,
+                format!("header field {} {NUL_BYTE}", field + 1),
+            )]);
+        }
         let mut problems = Vec::new();
         let mut columns = HashMap::new();
         for (i, name) in headers.iter().enumerate() {
@@ -257,7 +275,13 @@ impl Table {
             match reader.next_record(&mut record) {
                 Ok(None) => break,
                 Ok(Some(_)) if record.iter().all(|f| f.trim().is_empty()) => {}
-                Ok(Some(line)) => rows.push((line, record)),
+                Ok(Some(line)) => match nul_field(record.iter().map(str::as_bytes)) {
+                    Some(field) => {
+                        let column = headers.get(field).map(str::trim);
+                        problems.push(FileProblem::at(path, line, column, NUL_BYTE));
+                    }
+                    None => rows.push((line, record)),
+                },
                 Err(e) => {
                     let line = error_line(&e).unwrap_or(0);
                     problems.push(FileProblem::at(path, line, None, e.to_string()));
@@ -335,5 +359,28 @@ mod tests {
         let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         assert_eq!(text.len(), 3, "{text:?}");
         assert!(text[0].contains("line 1 column id: column appears twice"));
+    }
+
+    #[test]
+    fn a_nul_byte_in_a_table_is_named_by_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "id,name\n1,ok\n2,bad\0name\n").unwrap();
+        let problems = Table::read(&path, &["id", "name"], &[]).unwrap_err();
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(text.len(), 1, "{text:?}");
+        assert!(
+            text[0].contains("line 3 column name: holds a NUL byte"),
+            "{text:?}"
+        );
+
+        std::fs::write(&path, "id,na\0me\n1,ok\n").unwrap();
+        let problems = Table::read(&path, &["id", "name"], &[]).unwrap_err();
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(text.len(), 1, "{text:?}");
+        assert!(
+            text[0].contains("header field 2 holds a NUL byte"),
+            "{text:?}"
+        );
     }
 }

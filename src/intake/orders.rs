@@ -206,14 +206,28 @@ pub fn not_utf8(
     line: u64,
     error: &csv::FromUtf8Error,
 ) -> FileProblem {
-    let field = error.utf8_error().field();
+    field_problem(
+        map,
+        file,
+        line,
+        error.utf8_error().field(),
+        "is not valid UTF-8 (save the file as CSV UTF-8)",
+    )
+}
+
+/// A problem with field `field` (0-based) of a row: named by its column when the header has
+/// one there, else by its position.
+pub fn field_problem(
+    map: Option<&ColumnMap>,
+    file: &Path,
+    line: u64,
+    field: usize,
+    what: &str,
+) -> FileProblem {
     let column = map.and_then(|m| (field < m.width()).then(|| m.name_at(field).to_string()));
     let what = match &column {
-        Some(_) => "is not valid UTF-8 (save the file as CSV UTF-8)".to_string(),
-        None => format!(
-            "field {} is not valid UTF-8 (save the file as CSV UTF-8)",
-            field + 1
-        ),
+        Some(_) => what.to_string(),
+        None => format!("field {} {what}", field + 1),
     };
     FileProblem::at(file, line, column.as_deref(), what)
 }

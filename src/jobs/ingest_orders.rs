@@ -14,7 +14,7 @@ use diesel::prelude::*;
 
 use super::{JobContext, JobOutcome};
 use crate::error::{Error, Result};
-use crate::intake::csv_source::{CsvReader, FileProblem, error_line};
+use crate::intake::csv_source::{CsvReader, FileProblem, NUL_BYTE, error_line, nul_field};
 use crate::intake::inbox::{self, Candidate, Stamp};
 use crate::intake::orders::{self, ColumnMap, Row};
 use crate::output::atomic::write_atomically;
@@ -284,6 +284,15 @@ fn parse_file(
             )]);
         }
     };
+    if let Some(field) = nul_field(record.iter()) {
+        return failed(vec![orders::field_problem(
+            None,
+            path,
+            header_line,
+            field,
+            NUL_BYTE,
+        )]);
+    }
     let header = match csv::StringRecord::from_byte_record(record) {
         Ok(header) => header,
         Err(e) => return failed(vec![orders::not_utf8(None, path, header_line, &e)]),
@@ -318,6 +327,13 @@ fn parse_file(
                 break;
             }
         };
+        if let Some(field) = nul_field(record.iter()) {
+            problem(
+                &mut problems,
+                orders::field_problem(Some(&map), path, line, field, NUL_BYTE),
+            );
+            continue;
+        }
         let text = match csv::StringRecord::from_byte_record(record) {
             Ok(text) => text,
             Err(e) => {
