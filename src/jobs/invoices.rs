@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use diesel::RunQueryDsl;
 
-use super::{JobContext, JobOutcome};
+use super::{JobContext, JobName, JobOutcome, Stopwatch};
 use crate::domain::invoicing;
 use crate::domain::lifecycle::{Moment, Step};
 use crate::error::{Error, Result};
@@ -29,6 +29,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         return Ok(outcome);
     }
     let period = invoicing::period_containing(date, invoice_day);
+    let mut watch = Stopwatch::start();
     // Locking the clock row keeps state jobs from posting into the period meanwhile; lines of
     // the period's last day must all be posted before its invoice is taken.
     let state = clock::read_for_update(ctx.conn)?;
@@ -58,9 +59,11 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         diesel::sql_query("ANALYZE invoices").execute(ctx.conn)?;
         outcome.add("periods_emitted", 1);
     }
+    watch.lap("number");
 
     let stored = invoices::stored(ctx.conn, period.start)?;
     let list: Vec<Invoice> = stored.iter().map(|(i, _)| i.clone()).collect();
+    watch.lap("stored");
     let dir = ctx.config.invoices_dir(period.start);
     let partner = ctx.config.partner.id.clone();
     let mut control: Option<LinesError> = None;
@@ -87,9 +90,12 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         )));
     }
     written?;
+    watch.lap("lines_file");
     write_atomically(&dir.join(INVOICES_FILE), |out| {
         files::write_invoices(out, &stored)
     })?;
+    watch.lap("invoices_file");
+    watch.log(JobName::Invoices);
     outcome.add("invoices", list.len() as i64);
     outcome.add("invoice_lines", lines as i64);
     Ok(outcome)
