@@ -224,7 +224,9 @@ pub fn refresh_after_bulk(conn: &mut PgConnection, tables: &[&str]) -> QueryResu
 
 /// Summarizes the new block ranges of the BRIN indexes of `tables`: an unsummarized range
 /// matches every search (a day's provisioning report read every applied event). Cheap: it
-/// reads only the ranges appended since the last summary.
+/// reads only the ranges appended since the last summary. Only the owner may summarize: an
+/// index of another role (tables migrated by someone else) is left to autovacuum rather than
+/// failing the night.
 pub fn summarize_brin(conn: &mut PgConnection, tables: &[&str]) -> QueryResult<()> {
     let list = tables
         .iter()
@@ -234,7 +236,8 @@ pub fn summarize_brin(conn: &mut PgConnection, tables: &[&str]) -> QueryResult<(
     diesel::sql_query(format!(
         "SELECT brin_summarize_new_values(i.indexrelid) FROM pg_index i \
          JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam \
-         WHERE a.amname = 'brin' AND i.indrelid IN ({list})"
+         WHERE a.amname = 'brin' AND i.indrelid IN ({list}) \
+           AND pg_has_role(current_user, c.relowner, 'USAGE')"
     ))
     .execute(conn)?;
     Ok(())
