@@ -763,18 +763,13 @@ fn a_line_of_an_unknown_subscription_refuses_the_invoice() {
 #[test]
 fn the_invoice_waits_for_the_days_orders() {
     let mut b = three_customers();
-    let config = b.env.config.clone();
-    let err = b
-        .conn
-        .transaction(|conn| {
-            let mut ctx = JobContext {
-                config: &config,
-                conn,
-                wall_clock: std::time::SystemTime::now(),
-            };
-            jobs::execute(JobName::Invoices, &mut ctx, d("2026-03-31"))
-        })
-        .unwrap_err();
+    let err = common::execute_job(
+        &mut b.conn,
+        &b.env.config,
+        JobName::Invoices,
+        d("2026-03-31"),
+    )
+    .unwrap_err();
     assert!(
         err.to_string().contains("nightly --date 2026-03-31"),
         "{err}"

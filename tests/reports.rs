@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use subsweep::domain::catalog::{Customer, Offer};
 use subsweep::domain::order::OrderEvent;
 use subsweep::domain::vocabulary::{Action, Publisher, Reason};
-use subsweep::jobs::{self, JobContext, JobName};
+use subsweep::jobs::JobName;
 use subsweep::store::{self, schema};
 
 /// A database whose days are run job by job, like `nightly` does, with rows staged directly.
@@ -55,16 +55,7 @@ impl Days {
     }
 
     fn run(&mut self, job: JobName, date: NaiveDate) {
-        let config = self.env.config.clone();
-        self.conn
-            .transaction::<_, subsweep::error::Error, _>(|conn| {
-                let mut ctx = JobContext {
-                    config: &config,
-                    conn,
-                    wall_clock: std::time::SystemTime::now(),
-                };
-                jobs::execute(job, &mut ctx, date)
-            })
+        common::execute_job(&mut self.conn, &self.env.config, job, date)
             .unwrap_or_else(|e| panic!("{job} {date}: {e}"));
     }
 

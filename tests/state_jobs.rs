@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use subsweep::domain::catalog::{Customer, Offer};
 use subsweep::domain::order::{COLUMNS, OrderEvent};
 use subsweep::domain::vocabulary::{Action, BillingFrequency};
-use subsweep::jobs::{self, JobContext, JobName};
+use subsweep::jobs::JobName;
 use subsweep::store::{self, schema};
 
 /// A database-backed subsweep whose days are run job by job, like `nightly` does.
@@ -50,16 +50,7 @@ impl Db {
     }
 
     fn run(&mut self, job: JobName, date: NaiveDate) {
-        let config = self.env.config.clone();
-        self.conn
-            .transaction::<_, subsweep::error::Error, _>(|conn| {
-                let mut ctx = JobContext {
-                    config: &config,
-                    conn,
-                    wall_clock: std::time::SystemTime::now(),
-                };
-                jobs::execute(job, &mut ctx, date)
-            })
+        common::execute_job(&mut self.conn, &self.env.config, job, date)
             .unwrap_or_else(|e| panic!("{job} {date}: {e}"));
     }
 

@@ -37,7 +37,7 @@ pub fn carry(ctx: &mut JobContext<'_>, date: NaiveDate, step: Step) -> Result<Jo
                  run `subsweep nightly --date {date}`",
                 at.date,
                 at.step,
-                job_name(step)
+                job_of(step)
             )));
         }
         Some(at) => at.next(),
@@ -71,10 +71,6 @@ pub fn carry(ctx: &mut JobContext<'_>, date: NaiveDate, step: Step) -> Result<Jo
     watch.lap("analyze");
     watch.log(job_of(step));
     Ok(outcome)
-}
-
-fn job_name(step: Step) -> &'static str {
-    job_of(step).as_str()
 }
 
 fn job_of(step: Step) -> JobName {

@@ -330,3 +330,20 @@ pub fn stage_event(
         .execute(conn)
         .unwrap();
 }
+
+/// Runs `job` for `date` in one transaction, as the runner does (without ledger or locks).
+pub fn execute_job(
+    conn: &mut PgConnection,
+    config: &Config,
+    job: subsweep::jobs::JobName,
+    date: chrono::NaiveDate,
+) -> Result<subsweep::jobs::JobOutcome, subsweep::error::Error> {
+    conn.transaction(|conn| {
+        let mut ctx = subsweep::jobs::JobContext {
+            config,
+            conn,
+            wall_clock: std::time::SystemTime::now(),
+        };
+        subsweep::jobs::execute(job, &mut ctx, date)
+    })
+}
