@@ -899,3 +899,152 @@ fn a_million_lines_are_emitted_close_to_the_speed_of_psql_copy() {
         "far off the 1.5× target"
     );
 }
+
+/// InvoiceNumber and CustomerId of each row of invoices.csv.
+fn numbers_of(b: &Books, month: &str) -> Vec<(String, String)> {
+    b.invoice_rows(month)
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(n, c)| (n.to_string(), c.to_string()))
+        .collect()
+}
+
+#[test]
+fn customer_ids_are_numbered_bytewise_whatever_a_locale_would_say() {
+    let mut b = Books::new();
+    b.offer("OF", "Office", "Microsoft");
+    // Inserted in an order that is neither bytewise nor a locale's.
+    for id in ["ä", "b", "a_1", "Z", "a-1", "B"] {
+        let sub = format!("S-{id}");
+        b.customer(id, &format!("{id} Ltd")).subscription(
+            &sub,
+            id,
+            "OF",
+            &format!("O-{id}"),
+            None,
+            1,
+        );
+        b.line(
+            &sub,
+            id,
+            ("2026-03-01", "2026-03-31"),
+            "10",
+            "1",
+            "10.00",
+            "2026-03-01",
+            "2026-03-01",
+        );
+    }
+    b.invoices("2026-03-31").unwrap();
+    assert_eq!(
+        numbers_of(&b, "2026-03"),
+        pairs(&[
+            ("INV-202603-000001", "B"),
+            ("INV-202603-000002", "Z"),
+            ("INV-202603-000003", "a-1"),
+            ("INV-202603-000004", "a_1"),
+            ("INV-202603-000005", "b"),
+            ("INV-202603-000006", "ä"),
+        ])
+    );
+    // invoice-lines.csv follows the invoice numbers.
+    let customers: Vec<String> = b
+        .lines("2026-03")
+        .iter()
+        .map(|r| r[1].to_string())
+        .collect();
+    assert_eq!(customers, vec!["B", "Z", "a-1", "a_1", "b", "ä"]);
+}
+
+/// Orders for six customers whose ids sort differently bytewise and by a locale, a seventh
+/// (`0`) buying only in the second invoice period.
+fn numbering_env(invoice_day: u32) -> TestEnv {
+    let env = TestEnv::with_config(&format!("[billing]\ninvoice_day = {invoice_day}\n"));
+    let offers = "\
+offer_id,name,publisher,publisher_name,billing_type,billing_frequency,term_months,unit_price,currency,category,segments,one_per_customer,trial_days,csp_available,transactable,countries,exclusive_partners,is_addon,base_offers,min_quantity,max_quantity,publisher_setup_url
+SEAT4,Seat at 4,microsoft,Microsoft Corporation,license,monthly,1,4.00,USD,small_business,commercial,false,0,true,true,*,,false,,1,,
+";
+    let ids = ["b", "B", "a-1", "a_1", "Z", "ä", "0"];
+    let mut customers = "customer_id,name,country,segment,currency,account_opened_on\n".to_string();
+    for id in ids {
+        customers.push_str(&format!("{id},{id} Ltd,US,commercial,USD,2026-01-01\n"));
+    }
+    let offers_path = env.dir.path().join("offers.csv");
+    let customers_path = env.dir.path().join("customers.csv");
+    std::fs::write(&offers_path, offers).unwrap();
+    std::fs::write(&customers_path, customers).unwrap();
+    for (command, file) in [
+        ("load-catalog", &offers_path),
+        ("load-customers", &customers_path),
+    ] {
+        let (code, _, err) = env.run(&[command, file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let mut orders = "order_id,line,event_time,action,customer_id,requested_by,partner_id,offer_id,quantity,subscription_id,base_subscription_id,auto_renew,reason\n".to_string();
+    for (n, id) in ids.iter().enumerate() {
+        // The first six buy on 2026-02-20; `0` on 2026-03-20.
+        let date = if *id == "0" {
+            "2026-03-20"
+        } else {
+            "2026-02-20"
+        };
+        orders.push_str(&format!(
+            "O{n},1,{date}T10:00:00Z,purchase,{id},admin_agent,{PARTNER},SEAT4,1,,,,\n"
+        ));
+    }
+    env.drop_file("orders.csv", orders);
+    env
+}
+
+fn csv_numbers(env: &TestEnv, month: &str) -> Vec<(String, String)> {
+    let path = env
+        .config
+        .output_dir
+        .join(format!("invoices/{month}/invoices.csv"));
+    csv::Reader::from_path(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn numbers_restart_each_invoice_period_through_the_nightly_jobs() {
+    // invoice_day 15: periods 2026-02-15..2026-03-14 and 2026-03-15..2026-04-14. Purchases on
+    // 2026-02-20 land in the first; their renewals on 2026-03-20 and `0`'s purchase in the
+    // second, which numbers from 000001 again, `0` first.
+    let env = numbering_env(15);
+    let (code, _, err) = env.run(&["backfill", "--from", "2026-02-20", "--to", "2026-04-14"]);
+    assert_eq!(code, 0, "{err}");
+    let first = [
+        ("INV-202602-000001", "B"),
+        ("INV-202602-000002", "Z"),
+        ("INV-202602-000003", "a-1"),
+        ("INV-202602-000004", "a_1"),
+        ("INV-202602-000005", "b"),
+        ("INV-202602-000006", "ä"),
+    ];
+    assert_eq!(csv_numbers(&env, "2026-02"), pairs(&first));
+    assert_eq!(
+        csv_numbers(&env, "2026-03"),
+        pairs(&[
+            ("INV-202603-000001", "0"),
+            ("INV-202603-000002", "B"),
+            ("INV-202603-000003", "Z"),
+            ("INV-202603-000004", "a-1"),
+            ("INV-202603-000005", "a_1"),
+            ("INV-202603-000006", "b"),
+            ("INV-202603-000007", "ä"),
+        ])
+    );
+    assert!(!env.config.output_dir.join("invoices/2026-04").exists());
+}

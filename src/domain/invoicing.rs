@@ -64,6 +64,20 @@ pub fn invoice_number(period_start: NaiveDate, sequence: u32) -> String {
     format!("INV-{}-{sequence:06}", period_start.format("%Y%m"))
 }
 
+/// The invoices of one period, numbered: sorted by customer_id byte by byte (never by a
+/// locale's collation) and numbered from 000001, whatever earlier periods used.
+pub fn number_in_customer_order<T>(
+    period_start: NaiveDate,
+    mut invoices: Vec<T>,
+    customer_id: impl Fn(&T) -> &str,
+) -> Vec<(String, T)> {
+    invoices.sort_by(|a, b| customer_id(a).as_bytes().cmp(customer_id(b).as_bytes()));
+    (1u32..)
+        .zip(invoices)
+        .map(|(sequence, invoice)| (invoice_number(period_start, sequence), invoice))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

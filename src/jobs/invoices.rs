@@ -101,8 +101,9 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     Ok(outcome)
 }
 
-/// One invoice per customer with lines in the period, numbered in customer_id order, with the
-/// count and total SQL computes from the lines themselves.
+/// One invoice per customer with lines in the period, numbered from 000001 in bytewise
+/// customer_id order (decided by the core, whatever order SQL returns), with the count and
+/// total SQL computes from the lines themselves.
 fn number_invoices(
     ctx: &mut JobContext<'_>,
     start: NaiveDate,
@@ -116,10 +117,9 @@ fn number_invoices(
             totals.len()
         )));
     }
-    totals
+    invoicing::number_in_customer_order(start, totals, |t| &t.customer_id)
         .into_iter()
-        .enumerate()
-        .map(|(i, t)| {
+        .map(|(invoice_number, t)| {
             let customer = t.customer_id.clone();
             let refuse = |why: String| {
                 Error::Other(format!(
@@ -143,7 +143,7 @@ fn number_invoices(
                 }
             };
             Ok(Invoice {
-                invoice_number: invoicing::invoice_number(start, count_u32(i + 1)),
+                invoice_number,
                 customer_id: t.customer_id,
                 period_start: start,
                 period_end: end,
@@ -158,8 +158,4 @@ fn number_invoices(
 
 fn count_i32(n: usize) -> i32 {
     i32::try_from(n).expect("invoice counts are bounded by six-digit numbers")
-}
-
-fn count_u32(n: usize) -> u32 {
-    u32::try_from(n).expect("invoice counts are bounded by six-digit numbers")
 }
