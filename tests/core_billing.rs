@@ -270,7 +270,7 @@ fn late_usage_for_a_closed_period_is_billed_by_an_offset() {
                 "Offset a line item",
                 "2018-03-01",
                 "2018-03-31",
-                "14",
+                "4",
                 "2.00"
             ),
         ]

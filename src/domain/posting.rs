@@ -71,15 +71,34 @@ pub fn postings(
         originals.entry(key).or_insert(p);
     }
     let mut net: BTreeMap<LineKey, Decimal> = BTreeMap::new();
+    // Metered units posted per usage line: each line's quantity, signed as its amount.
+    let mut units: BTreeMap<LineKey, Decimal> = BTreeMap::new();
     for p in posted {
         let key = match p.corrects {
             None => Some(p.line.key()),
             Some(id) => by_id.get(&id).cloned(),
         };
         if let Some(key) = key {
-            *net.entry(key).or_default() += p.line.amount;
+            *net.entry(key.clone()).or_default() += p.line.amount;
+            if p.line.amount.is_sign_negative() {
+                *units.entry(key).or_default() -= p.line.quantity;
+            } else {
+                *units.entry(key).or_default() += p.line.quantity;
+            }
         }
     }
+    // The quantity an offset of `line` shows: for metered usage (units × unit price) the units
+    // added or taken away, so Quantity × UnitPrice reads as the amount; otherwise the corrected
+    // line's quantity.
+    let offset_quantity = |line: &ChargeLine, key: &LineKey| -> Decimal {
+        let posted_units = units.get(key).copied().unwrap_or_default();
+        let added = (line.quantity - posted_units).abs();
+        if is_metered(line.charge_type) && !added.is_zero() {
+            added
+        } else {
+            line.quantity
+        }
+    };
 
     let mut wanted: Vec<ChargeLine> = Vec::new();
     for line in expected {
@@ -98,7 +117,8 @@ pub fn postings(
             Some(original) => {
                 let difference = line.amount - net.get(&key).copied().unwrap_or_default();
                 if !difference.is_zero() {
-                    out.push(offset(original, line, difference, posted_on));
+                    let quantity = offset_quantity(line, &key);
+                    out.push(offset(original, line, quantity, difference, posted_on));
                 }
             }
         }
@@ -110,17 +130,39 @@ pub fn postings(
         .collect();
     stale.sort_by_key(|p| p.line_id);
     for original in stale {
-        let remaining = net.get(&original.line.key()).copied().unwrap_or_default();
+        let key = original.line.key();
+        let remaining = net.get(&key).copied().unwrap_or_default();
         if !remaining.is_zero() {
-            out.push(offset(original, &original.line, -remaining, posted_on));
+            // Nothing of it should exist: every unit still posted is taken away.
+            let gone = ChargeLine {
+                quantity: Decimal::ZERO,
+                ..original.line.clone()
+            };
+            let quantity = offset_quantity(&gone, &key);
+            out.push(offset(
+                original,
+                &original.line,
+                quantity,
+                -remaining,
+                posted_on,
+            ));
         }
     }
     out
 }
 
+/// Whether a line is metered usage: units × unit price, not a prorated seat charge.
+fn is_metered(charge_type: ChargeType) -> bool {
+    matches!(
+        charge_type,
+        ChargeType::UsageCycle | ChargeType::UsageCancel
+    )
+}
+
 fn offset(
     original: &PostedLine,
     basis: &ChargeLine,
+    quantity: Decimal,
     amount: Decimal,
     posted_on: NaiveDate,
 ) -> Posting {
@@ -133,7 +175,7 @@ fn offset(
             billable_days: basis.billable_days,
             period_days: basis.period_days,
             unit_price: basis.unit_price,
-            quantity: basis.quantity,
+            quantity,
             amount,
             cause: format!("offset:{posted_on}:{}", original.line_id),
         },
