@@ -32,6 +32,9 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub intake: IntakeConfig,
     pub output_dir: PathBuf,
+    /// `[output] bom`: every CSV file written under the output folder starts with a UTF-8
+    /// byte order mark (for spreadsheets).
+    pub output_bom: bool,
     pub billing: BillingConfig,
     pub permissions: Permissions,
     pub jobs: Vec<ScheduledJob>,
@@ -161,11 +164,15 @@ impl Default for IntakeSection {
 #[serde(deny_unknown_fields, default)]
 struct OutputSection {
     dir: String,
+    bom: bool,
 }
 
 impl Default for OutputSection {
     fn default() -> Self {
-        OutputSection { dir: "out".into() }
+        OutputSection {
+            dir: "out".into(),
+            bom: false,
+        }
     }
 }
 
@@ -191,8 +198,8 @@ impl Default for BillingSection {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JobSection {
-    name: String,
-    schedule: String,
+    name: toml::Spanned<String>,
+    schedule: toml::Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -205,6 +212,29 @@ impl Default for ServeSection {
     fn default() -> Self {
         ServeSection { catch_up_days: 31 }
     }
+}
+
+/// A TOML error on one line: where, what, and the line as written (so the key is named).
+fn toml_problem(e: &toml::de::Error, text: &str) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let start = span.start.min(text.len());
+            let line_no = text[..start].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
+            format!("line {line_no}: {message} (`{line}`)")
+        }
+        None => message,
+    }
+}
+
+/// Parses a `[[jobs]]` schedule: cron with a seconds field first, UTC.
+pub fn parse_schedule(schedule: &str) -> Result<croner::Cron, String> {
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .build()
+        .parse(schedule)
+        .map_err(|e| e.to_string())
 }
 
 /// Names `[[jobs]]` may use: the six jobs and `nightly`.
@@ -234,8 +264,7 @@ impl Config {
             path: path.to_path_buf(),
             message,
         };
-        let file: File =
-            toml::from_str(text).map_err(|e| invalid(e.to_string().trim().to_string()))?;
+        let file: File = toml::from_str(text).map_err(|e| invalid(toml_problem(&e, text)))?;
         let base = path
             .parent()
             .map(|p| {
@@ -287,14 +316,33 @@ impl Config {
             permissions.allowed.insert(action, roles);
         }
 
-        for job in &file.jobs {
-            if !SCHEDULABLE.contains(&job.name.as_str()) {
+        // Every entry is checked now, by every command: a schedule only `serve` would parse
+        // must not wait for the night it is needed.
+        let line = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        for (index, job) in file.jobs.iter().enumerate() {
+            let key = format!("jobs[{}]", index + 1);
+            let name = job.name.get_ref();
+            if !SCHEDULABLE.contains(&name.as_str()) {
                 return Err(invalid(format!(
-                    "[[jobs]] name '{}' is not one of: {}",
-                    job.name,
+                    "line {}: {key}.name = '{name}' is not one of: {}",
+                    line(job.name.span().start),
                     SCHEDULABLE.join(", ")
                 )));
             }
+            let schedule = job.schedule.get_ref();
+            if let Err(e) = parse_schedule(schedule) {
+                return Err(invalid(format!(
+                    "line {}: {key}.schedule = '{schedule}' is not a cron schedule: {e} (six \
+                     fields with seconds first, UTC: \"0 30 0 * * *\" is 00:30 every day)",
+                    line(job.schedule.span().start)
+                )));
+            }
+        }
+        if file.serve.catch_up_days == 0 {
+            return Err(invalid(
+                "[serve] catch_up_days = 0: it must be at least 1 (the date of the latest fire)"
+                    .into(),
+            ));
         }
 
         Ok(Config {
@@ -314,14 +362,15 @@ impl Config {
                 settle_seconds: file.intake.settle_seconds,
             },
             output_dir: resolve(&file.output.dir),
+            output_bom: file.output.bom,
             billing,
             permissions,
             jobs: file
                 .jobs
                 .into_iter()
                 .map(|j| ScheduledJob {
-                    name: j.name,
-                    schedule: j.schedule,
+                    name: j.name.into_inner(),
+                    schedule: j.schedule.into_inner(),
                 })
                 .collect(),
             serve: ServeConfig {
@@ -372,6 +421,7 @@ mod tests {
             Path::new("/srv/subsweep/.subsweep/pgdata")
         );
         assert_eq!(config.billing, BillingConfig::default());
+        assert!(!config.output_bom);
         assert!(
             config
                 .permissions
@@ -422,8 +472,24 @@ mod tests {
             ),
             (
                 format!("{MINIMAL}[[jobs]]\nname = \"cleanup\"\nschedule = \"0 0 1 * * *\"\n"),
-                "cleanup",
+                "jobs[1].name = 'cleanup'",
             ),
+            (
+                format!(
+                    "{MINIMAL}[[jobs]]\nname = \"nightly\"\nschedule = \"0 30 0 * * *\"\n\
+                     [[jobs]]\nname = \"renewals\"\nschedule = \"0 0 1 * *\"\n"
+                ),
+                "line 9: jobs[2].schedule = '0 0 1 * *' is not a cron schedule",
+            ),
+            (
+                format!("{MINIMAL}[[jobs]]\nname = \"nightly\"\nschedule = \"0 61 0 * * *\"\n"),
+                "jobs[1].schedule = '0 61 0 * * *'",
+            ),
+            (
+                format!("{MINIMAL}[serve]\ncatch_up_days = 0\n"),
+                "catch_up_days",
+            ),
+            (format!("{MINIMAL}[output]\nbom = 1\n"), "bom"),
         ];
         for (text, needle) in cases {
             let err = Config::parse(&text, Path::new("/x/jobs.toml"))

@@ -41,6 +41,10 @@ pub enum Error {
     JobHeld(String),
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
+    /// The database connection went away while a command was using it (exit 69): the
+    /// message says what was in progress and that nothing of it was committed.
+    #[error("{0}")]
+    ConnectionLost(String),
     #[error("{0}")]
     Other(String),
 }
@@ -48,6 +52,9 @@ pub enum Error {
 impl Error {
     /// The exit code this error ends the process with.
     pub fn exit(&self) -> Exit {
+        if self.is_connection_lost() {
+            return Exit::DatabaseUnreachable;
+        }
         match self {
             Error::Config(_) => Exit::BadConfiguration,
             Error::Connect(ConnectError::Migration { .. }) => Exit::Failure,
@@ -55,18 +62,86 @@ impl Error {
             Error::Usage(_) => Exit::Usage,
             Error::InputFailed(_) => Exit::InputFailed,
             Error::JobHeld(_) => Exit::JobHeld,
-            Error::Database(e) if is_connection_lost(e) => Exit::DatabaseUnreachable,
+            Error::ConnectionLost(_) => Exit::DatabaseUnreachable,
             Error::Database(_) | Error::Other(_) => Exit::Failure,
         }
     }
+
+    /// Did the database connection go away (the server stopped or restarted, the session was
+    /// terminated, the network broke)? Also true of such an error already turned into text
+    /// on its way up (`Error::Other`).
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            Error::ConnectionLost(_) => true,
+            Error::Database(e) => is_connection_lost(e),
+            Error::Other(message) => says_connection_lost(message),
+            Error::Connect(ConnectError::Migration { message, .. }) => {
+                says_connection_lost(message)
+            }
+            _ => false,
+        }
+    }
+
+    /// A lost connection, said as such: `during` is what was in progress (`apply-orders for
+    /// 2026-07-30`), `rolled_back` what its rollback undid. Any other error is returned as is.
+    pub fn into_connection_lost(self, during: &str, rolled_back: &str) -> Error {
+        if !self.is_connection_lost() || matches!(self, Error::ConnectionLost(_)) {
+            return self;
+        }
+        let detail = match &self {
+            Error::Database(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        Error::ConnectionLost(format!(
+            "the database connection was lost during {during} ({}): {rolled_back}; run it \
+             again when the database is back",
+            crate::store::one_line(&detail)
+        ))
+    }
 }
 
-fn is_connection_lost(e: &diesel::result::Error) -> bool {
+/// Is this diesel error a lost connection?
+pub fn is_connection_lost(e: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error as D};
-    matches!(
-        e,
-        D::DatabaseError(DatabaseErrorKind::ClosedConnection, _) | D::BrokenTransactionManager
-    )
+    match e {
+        D::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        )
+        | D::BrokenTransactionManager => true,
+        D::RollbackErrorOnCommit {
+            rollback_error,
+            commit_error,
+        } => is_connection_lost(rollback_error) || is_connection_lost(commit_error),
+        D::DatabaseError(_, info) => says_connection_lost(info.message()),
+        other => says_connection_lost(&other.to_string()),
+    }
+}
+
+/// Does a message (libpq's, the server's, or one that wraps them) say the connection is gone?
+/// libpq and the server word it in these ways; the SQLSTATEs are class 08 (connection
+/// exception) and 57P01..57P03 (administrator, crash or startup/shutdown).
+pub fn says_connection_lost(message: &str) -> bool {
+    const SIGNS: [&str; 16] = [
+        "server closed the connection unexpectedly",
+        "no connection to the server",
+        "terminating connection",
+        "connection to server was lost",
+        "could not receive data from server",
+        "could not send data to server",
+        "lost synchronization with server",
+        "ssl connection has been closed unexpectedly",
+        "ssl syscall error",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "the database system is not yet accepting connections",
+        "server conn crashed",
+        "connection not open",
+        "connection exception",
+    ];
+    let message = message.to_ascii_lowercase();
+    SIGNS.iter().any(|sign| message.contains(sign))
 }
 
 impl From<Vec<crate::intake::csv_source::FileProblem>> for Error {
@@ -84,3 +159,69 @@ impl From<std::io::Error> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error as D};
+
+    fn db(kind: DatabaseErrorKind, message: &str) -> Error {
+        Error::Database(D::DatabaseError(kind, Box::new(message.to_string())))
+    }
+
+    #[test]
+    fn every_way_a_connection_is_lost_exits_69() {
+        let lost = [
+            db(DatabaseErrorKind::ClosedConnection, "x"),
+            db(DatabaseErrorKind::UnableToSendCommand, "x"),
+            Error::Database(D::BrokenTransactionManager),
+            db(
+                DatabaseErrorKind::Unknown,
+                "server closed the connection unexpectedly\n\tThis probably means the server \
+                 terminated abnormally",
+            ),
+            db(DatabaseErrorKind::Unknown, "no connection to the server\n"),
+            db(
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            db(
+                DatabaseErrorKind::Unknown,
+                "FATAL: the database system is shutting down",
+            ),
+            Error::Database(D::RollbackErrorOnCommit {
+                rollback_error: Box::new(D::BrokenTransactionManager),
+                commit_error: Box::new(D::NotFound),
+            }),
+            Error::Other("reading the period's lines: no connection to the server".into()),
+            Error::Other("COPY failed: could not receive data from server: EOF".into()),
+        ];
+        for e in lost {
+            assert!(e.is_connection_lost(), "{e:?}");
+            assert_eq!(e.exit(), Exit::DatabaseUnreachable, "{e:?}");
+            let said =
+                e.into_connection_lost("apply-orders for 2026-07-30", "nothing was committed");
+            assert!(matches!(said, Error::ConnectionLost(_)));
+            assert!(
+                said.to_string()
+                    .contains("connection was lost during apply-orders")
+            );
+        }
+    }
+
+    #[test]
+    fn other_database_errors_are_not_a_lost_connection() {
+        for e in [
+            db(DatabaseErrorKind::UniqueViolation, "duplicate key value"),
+            db(
+                DatabaseErrorKind::Unknown,
+                "index row size 3016 exceeds btree maximum",
+            ),
+            Error::Database(D::NotFound),
+            Error::Other("Read-only file system (os error 30)".into()),
+        ] {
+            assert!(!e.is_connection_lost(), "{e:?}");
+            assert_eq!(e.exit(), Exit::Failure, "{e:?}");
+        }
+    }
+}

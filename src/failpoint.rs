@@ -1,13 +1,38 @@
-//! Test-only crash injection: `SUBSWEEP_FAILPOINT=<name>` makes the process abort (no unwinding,
-//! no cleanup, like a kill -9) when it reaches the failpoint of that name. Tests use it to prove
-//! that a crash at any point leaves the database consistent and the next run finishes the work.
+//! Test-only fault injection at named points of a run.
+//!
+//! - `SUBSWEEP_FAILPOINT=<name>` makes the process abort (no unwinding, no cleanup, like a
+//!   kill -9) when it reaches the failpoint of that name. Tests use it to prove that a crash at
+//!   any point leaves the database consistent and the next run finishes the work.
+//! - With `SUBSWEEP_FAILPOINT_PAUSE_MS=<ms>` as well, the process instead prints
+//!   `failpoint <name> reached, pausing <ms> ms` on standard error and waits that long before
+//!   going on: a test can meanwhile do something to the world (terminate the job's database
+//!   session, fill a disk) and see how the rest of the run copes.
+//!
+//! The points, as [`hit`] names them: `<job>:before-commit` for every job (after its work,
+//! before its ledger row and transaction commit) and `<job>:after-commit` for the jobs that run
+//! in one transaction (every job but ingest-orders, which commits file by file).
 
-/// Aborts the process if the failpoint `name` is armed.
+use std::time::Duration;
+
+/// Aborts the process (or pauses it) if the failpoint `name` is armed.
 pub fn hit(name: &str) {
-    if let Some(armed) = std::env::var_os("SUBSWEEP_FAILPOINT")
-        && armed == name
-    {
-        eprintln!("subsweep: failpoint {name} hit, aborting");
-        std::process::abort();
+    let Some(armed) = std::env::var_os("SUBSWEEP_FAILPOINT") else {
+        return;
+    };
+    if armed != name {
+        return;
+    }
+    let pause = std::env::var("SUBSWEEP_FAILPOINT_PAUSE_MS")
+        .ok()
+        .and_then(|ms| ms.trim().parse::<u64>().ok());
+    match pause {
+        Some(ms) => {
+            eprintln!("subsweep: failpoint {name} reached, pausing {ms} ms");
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        None => {
+            eprintln!("subsweep: failpoint {name} hit, aborting");
+            std::process::abort();
+        }
     }
 }

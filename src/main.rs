@@ -1,5 +1,6 @@
 //! The subsweep command line: parse, set up logging, call the library, map errors to exit
-//! codes. The only place that reads the clock (to turn "yesterday" into a date).
+//! codes. The only place that reads the clock (to turn "yesterday" into a date, and to refuse
+//! a logical date after today).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ use subsweep::jobs::JobName;
 use subsweep::output;
 use subsweep::runner::{Ran, Runner, Summary, Trigger};
 use subsweep::store;
+use subsweep::store::redact;
 use subsweep::{demo, serve, status};
 
 /// subsweep: a cloud reseller's nightly subscription back office over PostgreSQL.
@@ -65,6 +67,9 @@ enum Command {
         /// Run again even if it already succeeded for this date.
         #[arg(long)]
         force: bool,
+        /// Accept a logical date after today (simulations and tests only).
+        #[arg(long)]
+        allow_future: bool,
     },
     /// Run the whole day: every job for one logical date, in order.
     Nightly {
@@ -74,6 +79,9 @@ enum Command {
         /// Re-run jobs that already succeeded for this date.
         #[arg(long)]
         force: bool,
+        /// Accept a logical date after today (simulations and tests only).
+        #[arg(long)]
+        allow_future: bool,
     },
     /// Ingest once, then run every date from A to B in order (resumable).
     Backfill {
@@ -84,6 +92,9 @@ enum Command {
         /// Print what would run and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Accept dates after today (simulations and tests only).
+        #[arg(long)]
+        allow_future: bool,
     },
     /// Run the [[jobs]] of jobs.toml on their cron schedules until SIGTERM/SIGINT.
     Serve,
@@ -145,10 +156,32 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(exit) => exit.into(),
         Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("subsweep: {e}");
+            let e = e.into_connection_lost(
+                "the command",
+                "nothing of the step in progress was committed",
+            );
+            // Scrubbed: a database error can echo part of a connection string.
+            let message = redact::scrub(&e.to_string()).into_owned();
+            tracing::error!("{message}");
+            eprintln!("subsweep: {message}");
             e.exit().into()
         }
+    }
+}
+
+/// Standard error with every known password masked: whatever a log line carries (a libpq
+/// message, a job's error), no password reaches the terminal or the log file.
+struct ScrubbedStderr;
+
+impl std::io::Write for ScrubbedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(redact::scrub(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }
 
@@ -158,19 +191,35 @@ fn init_logging(format: LogFormat, default_level: &str) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| ScrubbedStderr);
     match format {
         LogFormat::Human => builder.with_target(false).init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
 }
 
-/// The CLI edge's one clock read: yesterday in UTC.
+/// The CLI edge's clock read: today in UTC.
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// Yesterday in UTC: the default logical date.
 fn yesterday() -> NaiveDate {
-    Utc::now()
-        .date_naive()
-        .pred_opt()
-        .expect("today has a yesterday")
+    today().pred_opt().expect("today has a yesterday")
+}
+
+/// Refuses a logical date after today (SPEC section 9): invoices emitted for it could never be
+/// taken back, so a mistyped year must stop here. `--allow-future` is for simulations.
+fn refuse_future(date: NaiveDate, allow_future: bool) -> Result<()> {
+    let today = today();
+    if date > today && !allow_future {
+        return Err(Error::Usage(format!(
+            "the logical date {date} is after today ({today}, UTC): nothing was run. Check the \
+             date (a mistyped year would emit invoices that cannot be taken back); pass \
+             --allow-future only for a simulation"
+        )));
+    }
+    Ok(())
 }
 
 fn run(cli: Cli) -> Result<Exit> {
@@ -208,9 +257,15 @@ fn run(cli: Cli) -> Result<Exit> {
             output::subscriptions::write_csv(&mut std::io::stdout().lock(), &list, as_of)?;
             Ok(Exit::Done)
         }
-        Command::Run { job, date, force } => {
-            let app = App::open(&cli.config, url)?;
+        Command::Run {
+            job,
+            date,
+            force,
+            allow_future,
+        } => {
             let date = date.unwrap_or_else(yesterday);
+            refuse_future(date, allow_future)?;
+            let app = App::open(&cli.config, url)?;
             let mut runner = Runner::open(&app, Trigger::Cli, &format!("run {job} {date}"))?;
             let mut summary = Summary::default();
             if let Ran::Done(outcome) = runner.run(job, date, force)? {
@@ -219,19 +274,30 @@ fn run(cli: Cli) -> Result<Exit> {
             summary.into_result()?;
             Ok(Exit::Done)
         }
-        Command::Nightly { date, force } => {
-            let app = App::open(&cli.config, url)?;
+        Command::Nightly {
+            date,
+            force,
+            allow_future,
+        } => {
             let date = date.unwrap_or_else(yesterday);
+            refuse_future(date, allow_future)?;
+            let app = App::open(&cli.config, url)?;
             let mut runner = Runner::open(&app, Trigger::Cli, &format!("nightly {date}"))?;
             runner.nightly(date, force)?.into_result()?;
             Ok(Exit::Done)
         }
-        Command::Backfill { from, to, dry_run } => {
+        Command::Backfill {
+            from,
+            to,
+            dry_run,
+            allow_future,
+        } => {
             if to < from {
                 return Err(Error::Usage(format!(
                     "backfill --from {from} --to {to}: the range is empty (--to is before --from)"
                 )));
             }
+            refuse_future(to, allow_future)?;
             let app = App::open(&cli.config, url)?;
             if dry_run {
                 let mut conn = store::connect(&app.database.url())?;

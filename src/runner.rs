@@ -233,6 +233,13 @@ impl<'a> Runner<'a> {
                 Ok(Ran::Done(outcome))
             }
             Err(e) => {
+                let rolled_back = if job.is_one_transaction() {
+                    "nothing of the job was committed (its transaction was rolled back)"
+                } else {
+                    "nothing of the job was committed for the file in progress, which stays in \
+                     the inbox (files finished before it are kept)"
+                };
+                let e = e.into_connection_lost(&format!("{job} for {date}"), rolled_back);
                 let message = e.to_string();
                 // The work connection may be gone (that is often why the job failed): the
                 // row then stays `running`, which the next attempt treats the same way.

@@ -13,7 +13,6 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use croner::Cron;
-use croner::parser::{CronParser, Seconds};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -68,11 +67,10 @@ fn scheduled_instant(cron: &Cron, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     cron.find_previous_occurrence(&now, true).ok()
 }
 
+/// The configuration has parsed every schedule already (`Config::load`); a schedule that got
+/// here unparsed (a configuration built in code) still fails with its value named.
 fn parse_cron(schedule: &str) -> Result<Cron> {
-    CronParser::builder()
-        .seconds(Seconds::Required)
-        .build()
-        .parse(schedule)
+    crate::config::parse_schedule(schedule)
         .map_err(|e| Error::Usage(format!("schedule '{schedule}': {e}")))
 }
 

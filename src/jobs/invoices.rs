@@ -10,7 +10,7 @@ use super::{JobContext, JobName, JobOutcome, Stopwatch};
 use crate::domain::invoicing;
 use crate::domain::lifecycle::{Moment, Step};
 use crate::error::{Error, Result};
-use crate::output::atomic::write_atomically;
+use crate::output::atomic::write_csv_atomically;
 use crate::output::invoices::{self as files, LinesError};
 use crate::store::clock;
 use crate::store::invoices::{self, Invoice, NewRun};
@@ -66,10 +66,11 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     watch.lap("stored");
     let dir = ctx.config.invoices_dir(period.start);
     let partner = ctx.config.partner.id.clone();
+    let bom = ctx.config.output_bom;
     let mut control: Option<LinesError> = None;
     let mut lines = 0;
     let written = invoices::read_period_lines(ctx.conn, period.start, |rows| {
-        write_atomically(&dir.join(LINES_FILE), |out| {
+        write_csv_atomically(&dir.join(LINES_FILE), bom, |out| {
             match files::write_lines(out, rows, &partner, &list) {
                 Ok(n) => {
                     lines = n;
@@ -91,7 +92,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     }
     written?;
     watch.lap("lines_file");
-    write_atomically(&dir.join(INVOICES_FILE), |out| {
+    write_csv_atomically(&dir.join(INVOICES_FILE), bom, |out| {
         files::write_invoices(out, &stored)
     })?;
     watch.lap("invoices_file");

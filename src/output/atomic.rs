@@ -5,7 +5,11 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-/// Writes `path` atomically with whatever `write` produces.
+/// The UTF-8 byte order mark `[output] bom = true` puts before a CSV file's first byte.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Writes `path` atomically with whatever `write` produces. Every error names the path (or the
+/// folder) it happened on, keeping the kind of the underlying error.
 pub fn write_atomically<F>(path: &Path, write: F) -> io::Result<()>
 where
     F: FnOnce(&mut dyn Write) -> io::Result<()>,
@@ -13,7 +17,7 @@ where
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::other(format!("{} has no folder", path.display())))?;
-    fs::create_dir_all(dir)?;
+    fs::create_dir_all(dir).map_err(|e| named(e, "cannot create the folder", dir))?;
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::other(format!("{} has no file name", path.display())))?;
@@ -23,17 +27,42 @@ where
         std::process::id()
     ));
     let result = (|| {
-        let mut out = BufWriter::new(File::create(&temp)?);
-        write(&mut out)?;
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(&temp, path)?;
-        File::open(dir)?.sync_all()
+        let file = File::create(&temp).map_err(|e| named(e, "cannot create", &temp))?;
+        let mut out = BufWriter::new(file);
+        write(&mut out).map_err(|e| named(e, "cannot write", path))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| named(e.into_error(), "cannot write", path))?;
+        file.sync_all()
+            .map_err(|e| named(e, "cannot write", path))?;
+        fs::rename(&temp, path).map_err(|e| named(e, "cannot replace", path))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| named(e, "cannot sync the folder", dir))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
     result
+}
+
+/// [`write_atomically`] for a CSV file under the output folder: with `bom`, the file starts
+/// with the UTF-8 byte order mark (`[output] bom`), so a spreadsheet reads it as UTF-8.
+pub fn write_csv_atomically<F>(path: &Path, bom: bool, write: F) -> io::Result<()>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
+    write_atomically(path, |out| {
+        if bom {
+            out.write_all(BOM)?;
+        }
+        write(out)
+    })
+}
+
+/// `e` with what was being done and the path in its message, of the same kind.
+fn named(e: io::Error, doing: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{doing} {}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -53,5 +82,47 @@ mod tests {
         assert!(failed.is_err());
         assert_eq!(fs::read_to_string(&path).unwrap(), "x,y\n");
         assert_eq!(fs::read_dir(dir.path().join("a")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn every_failure_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where a folder should be: even root cannot make a folder inside it.
+        fs::write(dir.path().join("reports"), "x").unwrap();
+        let target = dir.path().join("reports/2026-07-30/rejects.csv");
+        let err = write_atomically(&target, |w| w.write_all(b"x")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&dir.path().join("reports/2026-07-30").display().to_string()),
+            "{err}"
+        );
+        // A folder where the file should be: the rename fails.
+        let blocked = dir.path().join("invoices.csv");
+        fs::create_dir_all(blocked.join("inside")).unwrap();
+        let err = write_atomically(&blocked, |w| w.write_all(b"x")).unwrap_err();
+        assert!(
+            err.to_string().contains(&blocked.display().to_string()),
+            "{err}"
+        );
+        // What the writer itself fails with is named too.
+        let err = write_atomically(&dir.path().join("a.csv"), |_| {
+            Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "No space left on device",
+            ))
+        })
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        assert!(err.to_string().contains("a.csv: No space left"), "{err}");
+    }
+
+    #[test]
+    fn the_byte_order_mark_comes_first_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        write_csv_atomically(&path, true, |w| w.write_all(b"a,b\n")).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"\xEF\xBB\xBFa,b\n");
+        write_csv_atomically(&path, false, |w| w.write_all(b"a,b\n")).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"a,b\n");
     }
 }

@@ -7,7 +7,7 @@ use std::io::{self, BufRead, Write};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::atomic::write_atomically;
+use super::atomic::write_csv_atomically;
 use super::cells;
 use crate::domain::lifecycle::{Moment, Step};
 use crate::domain::order::COLUMNS;
@@ -64,19 +64,20 @@ use Cell::{Plain, Quantity, Text};
 /// kept rather than rewritten with a later state.
 pub fn write_daily(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<()> {
     let dir = ctx.config.reports_dir(date);
+    let bom = ctx.config.output_bom;
 
     let mut header: Vec<&str> = REJECTS_LEADING.to_vec();
     header.extend(COLUMNS);
     let mut kinds = vec![Text, Plain, Text, Text];
     kinds.extend([Text; 13]);
     reports::rejects(ctx.conn, date, |rows| {
-        write_atomically(&dir.join("rejects.csv"), |out| {
+        write_csv_atomically(&dir.join("rejects.csv"), bom, |out| {
             write_report(out, &header, &kinds, rows)
         })
     })??;
 
     reports::provisioning(ctx.conn, date, |rows| {
-        write_atomically(&dir.join("provisioning.csv"), |out| {
+        write_csv_atomically(&dir.join("provisioning.csv"), bom, |out| {
             write_report(
                 out,
                 &PROVISIONING_HEADER,
@@ -95,7 +96,7 @@ pub fn write_daily(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<()> {
             tracing::warn!(%date, "state has moved past {date}: suspended.csv shows the current state");
         }
         reports::suspended(ctx.conn, date, |rows| {
-            write_atomically(&path, |out| {
+            write_csv_atomically(&path, bom, |out| {
                 write_report(
                     out,
                     &SUSPENDED_HEADER,

@@ -10,6 +10,7 @@ pub mod export;
 pub mod families;
 pub mod invoices;
 pub mod ledger;
+pub mod redact;
 pub mod reports;
 pub mod schema;
 pub mod staging;
@@ -23,6 +24,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::Config;
 use embedded::{Durability, EmbeddedCluster, EmbeddedError};
+pub use redact::redact;
 
 /// The migrations, embedded in the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -59,6 +61,13 @@ impl DatabaseLocation {
         let env_url = std::env::var("DATABASE_URL")
             .ok()
             .filter(|u| !u.trim().is_empty());
+        // Every candidate's password is kept out of the logs, even one that is not used.
+        for candidate in [cli_url, env_url.as_deref(), config.database.url.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            redact::remember(candidate);
+        }
         if let Some(url) = cli_url
             .map(str::to_string)
             .or(env_url)
@@ -98,6 +107,7 @@ impl DatabaseLocation {
 /// Connects, retrying with exponential backoff (the number of attempts is
 /// `SUBSWEEP_CONNECT_ATTEMPTS`, default 5: about 15 seconds in all).
 pub fn connect(url: &str) -> Result<PgConnection, ConnectError> {
+    redact::remember(url);
     let attempts = std::env::var("SUBSWEEP_CONNECT_ATTEMPTS")
         .ok()
         .and_then(|v| v.parse::<u32>().ok())
@@ -109,7 +119,7 @@ pub fn connect(url: &str) -> Result<PgConnection, ConnectError> {
         match PgConnection::establish(url) {
             Ok(conn) => return Ok(conn),
             Err(e) => {
-                last_error = e.to_string().trim().to_string();
+                last_error = one_line(&redact::scrub(&e.to_string()));
                 if attempt < attempts {
                     tracing::warn!(attempt, database = %redact(url), error = %last_error, "database unreachable, retrying");
                     std::thread::sleep(delay);
@@ -130,7 +140,7 @@ pub fn connect_and_migrate(url: &str) -> Result<PgConnection, ConnectError> {
     let mut conn = connect(url)?;
     migrate(&mut conn).map_err(|message| ConnectError::Migration {
         url: redact(url),
-        message,
+        message: redact::scrub(&message).into_owned(),
     })?;
     Ok(conn)
 }
@@ -175,36 +185,18 @@ fn unreachable_error(url: &str, e: diesel::result::Error) -> ConnectError {
     ConnectError::Unreachable {
         url: redact(url),
         attempts: 1,
-        last_error: e.to_string(),
+        last_error: one_line(&redact::scrub(&e.to_string())),
     }
+}
+
+/// A libpq message (often several indented lines) as one line.
+pub fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 diesel::table! {
     pg_database (datname) {
         datname -> Text,
-    }
-}
-
-/// A URL with any password replaced by `***`, for logs and messages.
-pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_string();
-    };
-    let userinfo = &authority[..at];
-    match userinfo.find(':') {
-        Some(colon) => format!(
-            "{}://{}:***{}",
-            &url[..scheme_end],
-            &userinfo[..colon],
-            &rest[at..]
-        ),
-        None => url.to_string(),
     }
 }
 
