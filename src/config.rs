@@ -56,6 +56,9 @@ pub struct IntakeConfig {
     pub failed: PathBuf,
     /// A file is taken once its size and modification time are this old and unchanged.
     pub settle_seconds: u64,
+    /// `max_late_days` (default 400): apply-orders for date D rejects a row dated more than
+    /// this many days before D (`event_out_of_range`).
+    pub max_late_days: u32,
 }
 
 /// `[billing]`: invoice periods and the cancellation windows.
@@ -147,6 +150,7 @@ struct IntakeSection {
     archive: String,
     failed: String,
     settle_seconds: u64,
+    max_late_days: u32,
 }
 
 impl Default for IntakeSection {
@@ -156,6 +160,7 @@ impl Default for IntakeSection {
             archive: "archive".into(),
             failed: "failed".into(),
             settle_seconds: 5,
+            max_late_days: 400,
         }
     }
 }
@@ -360,6 +365,7 @@ impl Config {
                 archive: resolve(&file.intake.archive),
                 failed: resolve(&file.intake.failed),
                 settle_seconds: file.intake.settle_seconds,
+                max_late_days: file.intake.max_late_days,
             },
             output_dir: resolve(&file.output.dir),
             output_bom: file.output.bom,

@@ -67,7 +67,8 @@ pub fn write(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> R
     }
 
     writeln!(out, "\nPending:")?;
-    match clock::read(conn)? {
+    let carried = clock::read(conn)?;
+    match carried {
         Some(at) => writeln!(
             out,
             "  subscription state carried through {} ({:?})",
@@ -75,20 +76,38 @@ pub fn write(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> R
         )?,
         None => writeln!(out, "  no logical date processed yet")?,
     }
-    let pending: Pending = diesel::sql_query(
+    // Rows dated after the last day processed wait for their own day; the latest of them is
+    // shown so that a mistyped year (2062 for 2026) is seen before that day comes.
+    let pending: Vec<Pending> = diesel::sql_query(
         "SELECT count(*) AS events, min(s.event_date) AS first, max(s.event_date) AS last \
          FROM staged_events s \
          WHERE NOT EXISTS (SELECT 1 FROM applied_events a WHERE a.event_id = s.event_id) \
-           AND NOT EXISTS (SELECT 1 FROM rejected_rows r WHERE r.event_id = s.event_id)",
+           AND NOT EXISTS (SELECT 1 FROM rejected_rows r WHERE r.event_id = s.event_id) \
+         GROUP BY $1::date IS NOT NULL AND s.event_date > $1::date \
+         ORDER BY 2",
     )
-    .get_result(conn)?;
-    match (pending.first, pending.last) {
-        (Some(first), Some(last)) => writeln!(
-            out,
-            "  {} staged order event(s) not applied yet, dated {first}..{last}",
-            pending.events
-        )?,
-        _ => writeln!(out, "  no staged order events waiting")?,
+    .bind::<Nullable<Date>, _>(carried.map(|at| at.date))
+    .load(conn)?;
+    if pending.is_empty() {
+        writeln!(out, "  no staged order events waiting")?;
+    }
+    for group in pending {
+        let (Some(first), Some(last)) = (group.first, group.last) else {
+            continue;
+        };
+        match carried {
+            Some(at) if first > at.date => writeln!(
+                out,
+                "  {} staged order event(s) not applied yet, dated {first}..{last}: after {}, \
+                 they wait for their own day, the latest for {last}",
+                group.events, at.date
+            )?,
+            _ => writeln!(
+                out,
+                "  {} staged order event(s) not applied yet, dated {first}..{last}",
+                group.events
+            )?,
+        }
     }
     let waiting = inbox_waiting(config);
     writeln!(

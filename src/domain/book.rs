@@ -24,6 +24,28 @@ use super::replay::{ReplayEvent, admit};
 use super::subscription::Subscription;
 use super::vocabulary::{Action, Status};
 
+/// The reject of a row that apply-orders for `date` takes although it is dated more than
+/// `max_late_days` days before `date` (SPEC section 9): it is about the row's date, so it is
+/// decided before any rule, and only when the row is taken, so backfill and nightly agree.
+pub fn out_of_range(
+    order: &super::order::OrderEvent,
+    date: NaiveDate,
+    max_late_days: u32,
+) -> Option<Reject> {
+    let earliest = date.checked_sub_days(chrono::Days::new(u64::from(max_late_days)))?;
+    let event_date = order.event_date();
+    (event_date < earliest).then(|| {
+        Reject::new(
+            super::reject::RejectCode::EventOutOfRange,
+            format!(
+                "dated {event_date}, more than {max_late_days} days before {date}, the day \
+                 being run (earliest accepted: {earliest}); check the year, or raise \
+                 [intake] max_late_days in jobs.toml"
+            ),
+        )
+    })
+}
+
 /// What a family's full path needs: its accepted events and its posted lines.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct History {
@@ -393,7 +415,18 @@ impl Book {
             .collect();
         let admission = admit(family_id, &accepted, &fresh, through, &self.policy);
 
-        let made = postings(&admission.lines, &history.posted, date);
+        let made = match postings(&admission.lines, &history.posted, date) {
+            Ok(made) => made,
+            Err(uncomputable) => {
+                // The difference from what was posted does not compute: none of the family's
+                // new rows can be applied, and the family stays as it was.
+                let reject = Reject::from(uncomputable);
+                outcome
+                    .rejected
+                    .extend(new_events.into_iter().map(|e| (e, reject.clone())));
+                return;
+            }
+        };
         let mut family = admission.family;
         let mut posted = history.posted.clone();
         for posting in &made {

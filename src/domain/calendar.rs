@@ -168,6 +168,15 @@ mod tests {
     }
 
     #[test]
+    fn calendars_at_the_ends_of_the_four_digit_years_do_not_panic() {
+        let late = Schedule::new(d("9999-12-31"), 36);
+        let next = late.containing(d("9999-12-31")).end.succ_opt().unwrap();
+        assert_eq!(late.containing(next).start, next);
+        assert_eq!(anniversary(d("0001-01-31"), 1), d("0001-02-28"));
+        assert_eq!(month_end(d("9999-12-01")), d("9999-12-31"));
+    }
+
+    #[test]
     fn month_end_knows_leap_years() {
         assert_eq!(month_end(d("2024-02-10")), d("2024-02-29"));
         assert_eq!(month_end(d("2026-12-31")), d("2026-12-31"));

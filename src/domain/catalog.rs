@@ -5,6 +5,30 @@ use rust_decimal::Decimal;
 
 use super::vocabulary::{BillingFrequency, BillingType, Category, PartnerType, Publisher, Segment};
 
+/// The most seats of a license subscription when its offer sets no max_quantity.
+pub const MAX_SEATS: u32 = 10_000_000;
+
+/// The most units one usage row may record.
+pub const MAX_USAGE_UNITS: u64 = 1_000_000_000_000;
+
+/// The most decimal places of a usage row's units.
+pub const MAX_USAGE_DECIMALS: u32 = 10;
+
+/// Why a usage row's units are out of bounds, if they are.
+pub fn usage_units_problem(units: Decimal) -> Option<String> {
+    if units > Decimal::from(MAX_USAGE_UNITS) {
+        Some(format!(
+            "usage quantity {units} is above {MAX_USAGE_UNITS} units for one row"
+        ))
+    } else if units.normalize().scale() > MAX_USAGE_DECIMALS {
+        Some(format!(
+            "usage quantity {units} has more than {MAX_USAGE_DECIMALS} decimal places"
+        ))
+    } else {
+        None
+    }
+}
+
 /// One catalog offer (SPEC section 2, offers.csv).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Offer {
@@ -48,13 +72,17 @@ impl Offer {
             || self.exclusive_partners.iter().any(|p| p == partner_id)
     }
 
-    /// Whether `quantity` seats are a valid license quantity: whole and within [min, max].
+    /// Whether `quantity` seats are a valid license quantity: whole and within [min, max],
+    /// max being [`MAX_SEATS`] when the offer sets none.
     pub fn accepts_seats(&self, quantity: Decimal) -> bool {
         quantity.fract().is_zero()
             && quantity >= Decimal::from(self.min_quantity)
-            && self
-                .max_quantity
-                .is_none_or(|max| quantity <= Decimal::from(max))
+            && quantity <= Decimal::from(self.seat_limit())
+    }
+
+    /// The most seats one subscription may have: max_quantity, or [`MAX_SEATS`].
+    pub fn seat_limit(&self) -> u32 {
+        self.max_quantity.unwrap_or(MAX_SEATS)
     }
 
     /// The catalog's consistency rules, checked when it is loaded; each problem as a sentence.

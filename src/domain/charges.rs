@@ -6,7 +6,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 
 use super::calendar::DateRange;
-use super::money::prorate;
+use super::money::{Uncomputable, checked_sum, prorate};
 
 /// The charge types of SPEC section 6, spelled as invoice files show them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -113,9 +113,9 @@ impl ChargeLine {
         quantity: Decimal,
         sign: Sign,
         cause: impl Into<String>,
-    ) -> ChargeLine {
-        let amount = prorate(unit_price, quantity, range.days(), period_days);
-        ChargeLine {
+    ) -> Result<ChargeLine, Uncomputable> {
+        let amount = prorate(unit_price, quantity, range.days(), period_days)?;
+        Ok(ChargeLine {
             subscription_id: subscription_id.to_string(),
             charge_type,
             range,
@@ -125,7 +125,7 @@ impl ChargeLine {
             quantity,
             amount: sign.apply(amount),
             cause: cause.into(),
-        }
+        })
     }
 
     pub fn key(&self) -> LineKey {
@@ -163,10 +163,12 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Adds a line's amount to the entry with its key, or a new entry.
+    /// Adds a line's amount to the entry with its key, or a new entry. Lines are at most
+    /// `money::MAX_AMOUNT` each, so a net saturates only past ~10^13 lines of one key: it never
+    /// panics.
     pub fn record(&mut self, line: &ChargeLine) {
         match self.entries.iter_mut().find(|e| e.key() == line.key()) {
-            Some(entry) => entry.amount += line.amount,
+            Some(entry) => entry.amount = entry.amount.saturating_add(line.amount),
             None => self.entries.push(line.clone()),
         }
     }
@@ -174,17 +176,22 @@ impl Ledger {
     /// Adds `amount` to an existing entry (an offset correcting it).
     pub fn correct(&mut self, key: &LineKey, amount: Decimal) {
         if let Some(entry) = self.entries.iter_mut().find(|e| &e.key() == key) {
-            entry.amount += amount;
+            entry.amount = entry.amount.saturating_add(amount);
         }
     }
 
     /// Net amount charged to `subscription_id` by lines lying wholly inside `range`.
-    pub fn net_within(&self, subscription_id: &str, range: &DateRange) -> Decimal {
-        self.entries
-            .iter()
-            .filter(|e| e.subscription_id == subscription_id && range.covers(&e.range))
-            .map(|e| e.amount)
-            .sum()
+    pub fn net_within(
+        &self,
+        subscription_id: &str,
+        range: &DateRange,
+    ) -> Result<Decimal, Uncomputable> {
+        checked_sum(
+            self.entries
+                .iter()
+                .filter(|e| e.subscription_id == subscription_id && range.covers(&e.range))
+                .map(|e| e.amount),
+        )
     }
 
     /// The entries of one subscription whose net amount is not zero, in the order charged.
@@ -226,11 +233,12 @@ mod tests {
             dec!(1),
             Sign::Charge,
             "period",
-        );
+        )
+        .unwrap();
         let mut ledger = Ledger::default();
         ledger.record(&line);
         ledger.correct(&line.key(), dec!(-30));
-        assert_eq!(ledger.net_within("S", &range), dec!(0));
+        assert_eq!(ledger.net_within("S", &range), Ok(dec!(0)));
         assert!(ledger.open_entries("S").is_empty());
     }
 }

@@ -198,10 +198,11 @@ fn check_purchase_quantity(offer: &Offer, quantity: Option<Decimal>) -> Result<(
 
 /// The message for a seat count outside the offer's limits.
 pub fn seats_message(offer: &Offer, quantity: Option<Decimal>) -> String {
-    let limits = match offer.max_quantity {
-        Some(max) => format!("a whole number from {} to {max}", offer.min_quantity),
-        None => format!("a whole number of at least {}", offer.min_quantity),
-    };
+    let limits = format!(
+        "a whole number from {} to {}",
+        offer.min_quantity,
+        offer.seat_limit()
+    );
     match quantity {
         Some(q) => format!(
             "quantity {q} for {}: seats must be {limits}",

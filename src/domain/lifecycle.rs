@@ -7,10 +7,10 @@ use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
 
 use super::calendar::DateRange;
-use super::catalog::{Customer, Offer};
+use super::catalog::{Customer, MAX_SEATS, Offer, usage_units_problem};
 use super::charges::{ChargeLine, ChargeType, Ledger, Sign};
 use super::eligibility::{self, Holdings, PurchaseFacts, role_message, seats_message};
-use super::money::round_amount;
+use super::money::{Uncomputable, chargeable, checked_add, usage_amount};
 use super::order::OrderEvent;
 use super::policy::Policy;
 use super::reject::{Reject, RejectCode};
@@ -144,6 +144,31 @@ pub struct Family {
 
 fn reject<T>(code: RejectCode, message: String) -> Result<T, Reject> {
     Err(Reject::new(code, message))
+}
+
+/// The reject of a row whose charges cannot be computed exactly (SPEC section 9).
+fn uncomputable(order: &OrderEvent) -> Reject {
+    let quantity = order
+        .quantity
+        .map_or(String::new(), |q| format!(" (quantity {q})"));
+    Reject::new(
+        RejectCode::InvalidQuantity,
+        format!(
+            "the charges of this {}{quantity} cannot be computed exactly: an amount would exceed \
+             1,000,000,000,000,000 or need more than 28 digits",
+            order.action
+        ),
+    )
+}
+
+impl From<Uncomputable> for Reject {
+    fn from(_: Uncomputable) -> Reject {
+        Reject::new(
+            RejectCode::InvalidQuantity,
+            "the charges cannot be computed exactly: an amount would exceed \
+             1,000,000,000,000,000 or need more than 28 digits",
+        )
+    }
 }
 
 fn next_day(date: NaiveDate) -> NaiveDate {
@@ -282,7 +307,16 @@ impl Family {
     ) -> Result<Applied, Reject> {
         let mut lines = Vec::new();
         let before = self.clone();
-        let result = self.apply_inner(event, checks, policy, &mut lines);
+        let result = self
+            .apply_inner(event, checks, policy, &mut lines)
+            .and_then(|retention| {
+                // Whatever the row held, every charge its family can make from now on (periods,
+                // renewals, conversions, usage) must compute: otherwise the row is rejected
+                // here, and the start-of-day transitions never meet an uncomputable charge.
+                self.charges_computable()
+                    .map(|()| retention)
+                    .map_err(|_| uncomputable(&event.order))
+            });
         match result {
             Ok(retention_days) => {
                 for line in &lines {
@@ -298,6 +332,20 @@ impl Family {
                 Err(reject)
             }
         }
+    }
+
+    /// Whether every live member's charges compute: a license's full period at its seats, a
+    /// metered subscription's units recorded so far.
+    fn charges_computable(&self) -> Result<(), Uncomputable> {
+        for member in self.members.iter().filter(|m| m.state.is_live()) {
+            let price = member.terms.unit_price;
+            if member.is_license() {
+                chargeable(price, member.state.quantity.unwrap_or(Decimal::ZERO))?;
+            } else {
+                usage_amount(member.state.usage_units, price)?;
+            }
+        }
+        Ok(())
     }
 
     /// Applies the event; returns the retention days a suspension resolved.
@@ -453,8 +501,18 @@ impl Family {
             }
             None if sub.terms.trial_days > 0 => {
                 sub.state.in_trial = true;
-                sub.state.trial_end =
-                    Some(date + Duration::days(i64::from(sub.terms.trial_days) - 1));
+                let last_day = date
+                    .checked_add_signed(Duration::days(i64::from(sub.terms.trial_days) - 1))
+                    .ok_or_else(|| {
+                        Reject::new(
+                            RejectCode::InvalidTransition,
+                            format!(
+                                "a trial of {} days from {date} ends beyond the calendar",
+                                sub.terms.trial_days
+                            ),
+                        )
+                    })?;
+                sub.state.trial_end = Some(last_day);
             }
             None => {
                 sub.state.paid_start = Some(date);
@@ -462,7 +520,8 @@ impl Family {
             }
         }
         if !sub.state.in_trial
-            && let Some(line) = first_period_charge(&sub, date, "purchase")
+            && let Some(line) =
+                first_period_charge(&sub, date, "purchase").map_err(|_| uncomputable(order))?
         {
             lines.push(line);
         }
@@ -498,14 +557,18 @@ impl Family {
         if let Checks::Full(facts) = checks {
             let valid = match facts.offer {
                 Some(offer) => offer.accepts_seats(quantity),
-                None => quantity.fract().is_zero() && quantity >= Decimal::ONE,
+                None => {
+                    quantity.fract().is_zero()
+                        && quantity >= Decimal::ONE
+                        && quantity <= Decimal::from(MAX_SEATS)
+                }
             };
             if !valid {
                 let message = match facts.offer {
                     Some(offer) => seats_message(offer, Some(quantity)),
-                    None => {
-                        format!("quantity {quantity}: seats must be a whole number of at least 1")
-                    }
+                    None => format!(
+                        "quantity {quantity}: seats must be a whole number from 1 to {MAX_SEATS}"
+                    ),
                 };
                 return reject(RejectCode::InvalidQuantity, message);
             }
@@ -527,7 +590,7 @@ impl Family {
                     q,
                     sign,
                     format!("{cause}:{suffix}"),
-                ));
+                )?);
             }
         }
         self.members[index].state.quantity = Some(quantity);
@@ -552,12 +615,19 @@ impl Family {
                 ),
             );
         }
-        let expires = date + Duration::days(i64::from(retention_days));
-        self.suspend_one(index, date, expires, false, cause, lines);
+        let expires = date
+            .checked_add_signed(Duration::days(i64::from(retention_days)))
+            .ok_or_else(|| {
+                Reject::new(
+                    RejectCode::InvalidTransition,
+                    format!("{date} is too close to the end of the calendar to suspend"),
+                )
+            })?;
+        self.suspend_one(index, date, expires, false, cause, lines)?;
         if index == 0 {
             for addon in self.addon_indexes() {
                 if self.members[addon].state.status == Status::Active {
-                    self.suspend_one(addon, date, expires, true, cause, lines);
+                    self.suspend_one(addon, date, expires, true, cause, lines)?;
                 }
             }
         }
@@ -574,7 +644,7 @@ impl Family {
         with_base: bool,
         cause: &str,
         lines: &mut Vec<ChargeLine>,
-    ) {
+    ) -> Result<(), Uncomputable> {
         let sub = &self.members[index];
         if sub.is_license()
             && !sub.state.in_trial
@@ -586,7 +656,7 @@ impl Family {
         {
             let quantity = sub.state.quantity.unwrap_or(Decimal::ZERO);
             let line = if days_in < 30 {
-                let net = self.ledger.net_within(&sub.id, &billed);
+                let net = self.ledger.net_within(&sub.id, &billed)?;
                 ChargeLine {
                     subscription_id: sub.id.clone(),
                     charge_type: ChargeType::CancelFee,
@@ -608,7 +678,7 @@ impl Family {
                     quantity,
                     Sign::Credit,
                     cause,
-                )
+                )?
             };
             push_nonzero(lines, line);
         }
@@ -617,6 +687,7 @@ impl Family {
         state.suspended_on = Some(date);
         state.data_expires_on = Some(expires);
         state.suspended_with_base = with_base;
+        Ok(())
     }
 
     fn reactivate(
@@ -664,12 +735,12 @@ impl Family {
                 ),
             );
         }
-        self.reactivate_one(index, date, cause, lines);
+        self.reactivate_one(index, date, cause, lines)?;
         if index == 0 {
             for addon in self.addon_indexes() {
                 let s = &self.members[addon].state;
                 if s.status == Status::Suspended && s.suspended_with_base {
-                    self.reactivate_one(addon, date, cause, lines);
+                    self.reactivate_one(addon, date, cause, lines)?;
                 }
             }
         }
@@ -685,7 +756,7 @@ impl Family {
         date: NaiveDate,
         cause: &str,
         lines: &mut Vec<ChargeLine>,
-    ) {
+    ) -> Result<(), Uncomputable> {
         {
             let state = &mut self.members[index].state;
             state.status = Status::Active;
@@ -695,13 +766,13 @@ impl Family {
         }
         if self.members[index].state.in_trial {
             if self.conversion_due(index, date) {
-                self.convert(index, date, lines);
+                self.convert(index, date, lines)?;
             }
-            return;
+            return Ok(());
         }
         let sub = &self.members[index];
         if !sub.is_license() {
-            return;
+            return Ok(());
         }
         if let (Some(period), Some(billed), Some(days_in)) = (
             sub.period_at(date),
@@ -723,9 +794,10 @@ impl Family {
                 quantity,
                 Sign::Charge,
                 cause,
-            );
+            )?;
             push_nonzero(lines, line);
         }
+        Ok(())
     }
 
     fn cancel(
@@ -749,11 +821,11 @@ impl Family {
             || order.event_time - sub.purchased_at < policy.cancel_window(sub.terms.frequency);
         let cause = event.cause();
         if immediate {
-            self.end_now(index, date, Status::Cancelled, date, &cause, lines);
+            self.end_now(index, date, Status::Cancelled, date, &cause, lines)?;
             if index == 0 {
                 for addon in self.addon_indexes() {
                     if self.members[addon].state.is_live() {
-                        self.end_now(addon, date, Status::Cancelled, date, &cause, lines);
+                        self.end_now(addon, date, Status::Cancelled, date, &cause, lines)?;
                     }
                 }
             }
@@ -790,7 +862,7 @@ impl Family {
         usage_through: NaiveDate,
         cause: &str,
         lines: &mut Vec<ChargeLine>,
-    ) {
+    ) -> Result<(), Uncomputable> {
         let sub = &self.members[index];
         if sub.is_license() {
             if status == Status::Cancelled {
@@ -804,7 +876,7 @@ impl Family {
                 }
             }
         } else if let Some(line) =
-            usage_line_until(sub, usage_through, ChargeType::UsageCancel, "usage")
+            usage_line_until(sub, usage_through, ChargeType::UsageCancel, "usage")?
         {
             lines.push(line);
         }
@@ -812,6 +884,7 @@ impl Family {
         state.status = status;
         state.ended_on = Some(date);
         state.usage_units = Decimal::ZERO;
+        Ok(())
     }
 
     fn set_auto_renew(&mut self, index: usize, on: bool) -> Result<(), Reject> {
@@ -863,25 +936,32 @@ impl Family {
                 ),
             );
         }
-        self.members[index].state.usage_units += units;
+        if let Some(problem) = usage_units_problem(units) {
+            return reject(RejectCode::InvalidQuantity, problem);
+        }
+        let units_so_far = self.members[index].state.usage_units;
+        self.members[index].state.usage_units =
+            checked_add(units_so_far, units).map_err(Reject::from)?;
         Ok(())
     }
 
     // ------------------------------------------------------------------ the calendar
 
     /// Applies the transitions of `step` that take effect at the start of `date`.
+    ///
+    /// Every charge a transition makes computes: [`Family::apply`] rejects any row after which
+    /// one would not (the seats of a license over a whole period, a metered subscription's units
+    /// so far), and a transition charges only those.
     pub fn start_of_day(&mut self, date: NaiveDate, step: Step) -> Vec<ChargeLine> {
         let mut lines = Vec::new();
-        match step {
+        let done = match step {
             Step::TrialConversions => self.convert_trials(date, &mut lines),
-            Step::Renewals => {
-                for index in 0..self.members.len() {
-                    self.roll_over(index, date, &mut lines);
-                }
-            }
+            Step::Renewals => (0..self.members.len())
+                .try_for_each(|index| self.roll_over(index, date, &mut lines)),
             Step::SuspensionExpiry => self.expire_data(date, &mut lines),
-            Step::Orders => {}
-        }
+            Step::Orders => Ok(()),
+        };
+        done.expect("a family's charges were checked computable when its rows were accepted");
         for line in &lines {
             self.ledger.record(line);
         }
@@ -902,17 +982,27 @@ impl Family {
         }
     }
 
-    fn convert_trials(&mut self, date: NaiveDate, lines: &mut Vec<ChargeLine>) {
+    fn convert_trials(
+        &mut self,
+        date: NaiveDate,
+        lines: &mut Vec<ChargeLine>,
+    ) -> Result<(), Uncomputable> {
         for index in 0..self.members.len() {
             if self.conversion_due(index, date) {
-                self.convert(index, date, lines);
+                self.convert(index, date, lines)?;
             }
         }
+        Ok(())
     }
 
     /// Ends a member's trial: it is paid from `date`, on its own calendar (a base) or its
     /// base's (an add-on), and its first period is charged.
-    fn convert(&mut self, index: usize, date: NaiveDate, lines: &mut Vec<ChargeLine>) {
+    fn convert(
+        &mut self,
+        index: usize,
+        date: NaiveDate,
+        lines: &mut Vec<ChargeLine>,
+    ) -> Result<(), Uncomputable> {
         let anchor = if index == 0 {
             Some(date)
         } else {
@@ -922,23 +1012,29 @@ impl Family {
         state.in_trial = false;
         state.paid_start = Some(date);
         state.anchor = anchor;
-        if let Some(line) = first_period_charge(&self.members[index], date, "conversion") {
+        if let Some(line) = first_period_charge(&self.members[index], date, "conversion")? {
             lines.push(line);
         }
+        Ok(())
     }
 
     /// A new billing period: bill the metered usage of the one that ended, then end the term
     /// (cancel, expire) or renew it, or charge the new period.
-    fn roll_over(&mut self, index: usize, date: NaiveDate, lines: &mut Vec<ChargeLine>) {
+    fn roll_over(
+        &mut self,
+        index: usize,
+        date: NaiveDate,
+        lines: &mut Vec<ChargeLine>,
+    ) -> Result<(), Uncomputable> {
         let sub = &self.members[index];
         let due = sub.state.is_live()
             && sub.state.paid_start.is_some_and(|p| p < date)
             && sub.periods().is_some_and(|p| p.starts_on(date));
         if !due {
-            return;
+            return Ok(());
         }
         let before = previous_day(date);
-        if let Some(line) = usage_line_until(sub, before, ChargeType::UsageCycle, "usage") {
+        if let Some(line) = usage_line_until(sub, before, ChargeType::UsageCycle, "usage")? {
             lines.push(line);
         }
         self.members[index].state.usage_units = Decimal::ZERO;
@@ -961,7 +1057,7 @@ impl Family {
             let state = &mut self.members[index].state;
             state.status = status;
             state.ended_on = Some(date);
-            return;
+            return Ok(());
         }
         if sub.state.status == Status::Active && sub.is_license() && !sub.state.in_trial {
             let charge_type = if term_ends {
@@ -970,18 +1066,23 @@ impl Family {
                 ChargeType::CycleFee
             };
             let cause = if term_ends { "renewal" } else { "period" };
-            if let Some(line) = first_period_charge(sub, date, cause) {
+            if let Some(line) = first_period_charge(sub, date, cause)? {
                 lines.push(ChargeLine {
                     charge_type,
                     ..line
                 });
             }
         }
+        Ok(())
     }
 
     /// Deletes the members whose suspended data expires on `date` (all of a family whose base
     /// is deleted).
-    fn expire_data(&mut self, date: NaiveDate, lines: &mut Vec<ChargeLine>) {
+    fn expire_data(
+        &mut self,
+        date: NaiveDate,
+        lines: &mut Vec<ChargeLine>,
+    ) -> Result<(), Uncomputable> {
         for index in 0..self.members.len() {
             let state = &self.members[index].state;
             let base_deleted_today = index > 0
@@ -997,9 +1098,10 @@ impl Family {
                     previous_day(date),
                     "deletion",
                     lines,
-                );
+                )?;
             }
         }
+        Ok(())
     }
 
     /// The first date after `date` on which a transition of this family could fall (a period
@@ -1045,12 +1147,18 @@ fn push_nonzero(lines: &mut Vec<ChargeLine>, line: ChargeLine) {
 
 /// The charge of the period that starts (or, for an add-on's first, continues) on `date`:
 /// its billed part, prorated by the full period's length. `None` for metered subscriptions.
-fn first_period_charge(sub: &Subscription, date: NaiveDate, cause: &str) -> Option<ChargeLine> {
+fn first_period_charge(
+    sub: &Subscription,
+    date: NaiveDate,
+    cause: &str,
+) -> Result<Option<ChargeLine>, Uncomputable> {
     if !sub.is_license() {
-        return None;
+        return Ok(None);
     }
-    let period = sub.period_at(date)?;
-    let billed = sub.billed_period_at(date)?.from(date);
+    let (Some(period), Some(billed)) = (sub.period_at(date), sub.billed_period_at(date)) else {
+        return Ok(None);
+    };
+    let billed = billed.from(date);
     let line = ChargeLine::prorated(
         &sub.id,
         ChargeType::PurchaseProrate,
@@ -1060,8 +1168,8 @@ fn first_period_charge(sub: &Subscription, date: NaiveDate, cause: &str) -> Opti
         sub.state.quantity.unwrap_or(Decimal::ZERO),
         Sign::Charge,
         cause,
-    );
-    (!line.amount.is_zero()).then_some(line)
+    )?;
+    Ok((!line.amount.is_zero()).then_some(line))
 }
 
 /// The metered usage recorded in the period containing `last_day`, billed from the period's
@@ -1071,16 +1179,18 @@ fn usage_line_until(
     last_day: NaiveDate,
     charge_type: ChargeType,
     cause: &str,
-) -> Option<ChargeLine> {
+) -> Result<Option<ChargeLine>, Uncomputable> {
     let units = sub.state.usage_units;
     if sub.is_license() || units.is_zero() {
-        return None;
+        return Ok(None);
     }
-    let period = sub.period_at(last_day)?;
-    let billed = sub.billed_period_at(last_day)?;
+    let (Some(period), Some(billed)) = (sub.period_at(last_day), sub.billed_period_at(last_day))
+    else {
+        return Ok(None);
+    };
     let range = DateRange::new(billed.start, last_day.max(billed.start));
-    let amount = round_amount(units * sub.terms.unit_price);
-    (!amount.is_zero()).then(|| ChargeLine {
+    let amount = usage_amount(units, sub.terms.unit_price)?;
+    Ok((!amount.is_zero()).then(|| ChargeLine {
         subscription_id: sub.id.clone(),
         charge_type,
         range,
@@ -1090,5 +1200,5 @@ fn usage_line_until(
         quantity: units,
         amount,
         cause: cause.to_string(),
-    })
+    }))
 }

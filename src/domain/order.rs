@@ -102,6 +102,34 @@ pub struct Malformed {
     pub message: String,
 }
 
+/// The most characters of an order_id: `<order_id>-<line>` must stay a valid subscription id.
+pub const MAX_ORDER_ID_CHARS: usize = 80;
+
+/// The most characters of customer_id, offer_id, subscription_id and base_subscription_id.
+pub const MAX_ID_CHARS: usize = 100;
+
+/// An identifier as written, if it is one: no control characters and at most `max` characters
+/// (Unicode characters, not bytes: "Müller" is 6).
+fn identifier(column: usize, text: &str, max: usize) -> Result<&str, Malformed> {
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(malformed(
+            column,
+            format!(
+                "holds the control character U+{:04X}: identifiers are printable text",
+                u32::from(c)
+            ),
+        ));
+    }
+    let chars = text.chars().count();
+    if chars > max {
+        return Err(malformed(
+            column,
+            format!("is {chars} characters long: at most {max} are allowed"),
+        ));
+    }
+    Ok(text)
+}
+
 fn malformed(column: usize, message: impl Into<String>) -> Malformed {
     Malformed {
         column: COLUMNS[column],
@@ -144,7 +172,12 @@ pub fn parse_row(raw: &RawRow) -> Result<OrderEvent, Malformed> {
     };
     let required = |c: usize| value(c).ok_or_else(|| malformed(c, "is required but empty"));
 
-    let order_id = required(col::ORDER_ID)?.to_string();
+    let id = |c: usize, max: usize| -> Result<Option<&str>, Malformed> {
+        value(c).map(|v| identifier(c, v, max)).transpose()
+    };
+
+    let order_id =
+        identifier(col::ORDER_ID, required(col::ORDER_ID)?, MAX_ORDER_ID_CHARS)?.to_string();
     let line_text = required(col::LINE)?;
     let line = line_text
         .parse::<u32>()
@@ -169,7 +202,8 @@ pub fn parse_row(raw: &RawRow) -> Result<OrderEvent, Malformed> {
     let action = action_text
         .parse::<Action>()
         .map_err(|e| malformed(col::ACTION, e.to_string()))?;
-    let customer_id = required(col::CUSTOMER_ID)?.to_string();
+    let customer_id =
+        identifier(col::CUSTOMER_ID, required(col::CUSTOMER_ID)?, MAX_ID_CHARS)?.to_string();
     let requested_by = required(col::REQUESTED_BY)?.to_string();
     let partner_id = required(col::PARTNER_ID)?.to_string();
 
@@ -179,23 +213,21 @@ pub fn parse_row(raw: &RawRow) -> Result<OrderEvent, Malformed> {
             v => Ok(v),
         }
     };
-    let offer_id = needed_by(col::OFFER_ID, action == Action::Purchase)?.map(str::to_string);
+    let offer_id = needed_by(col::OFFER_ID, action == Action::Purchase)?
+        .map(|v| identifier(col::OFFER_ID, v, MAX_ID_CHARS))
+        .transpose()?
+        .map(str::to_string);
     let quantity = needed_by(
         col::QUANTITY,
         matches!(action, Action::ChangeQuantity | Action::Usage),
     )?
-    .map(|text| {
-        parse_quantity(text).ok_or_else(|| {
-            malformed(
-                col::QUANTITY,
-                format!("'{text}' is not a number of at least 0"),
-            )
-        })
-    })
+    .map(|text| parse_quantity(text).map_err(|message| malformed(col::QUANTITY, message)))
     .transpose()?;
-    let subscription_id =
-        needed_by(col::SUBSCRIPTION_ID, action != Action::Purchase)?.map(str::to_string);
-    let base_subscription_id = value(col::BASE_SUBSCRIPTION_ID).map(str::to_string);
+    let subscription_id = needed_by(col::SUBSCRIPTION_ID, action != Action::Purchase)?
+        .map(|v| identifier(col::SUBSCRIPTION_ID, v, MAX_ID_CHARS))
+        .transpose()?
+        .map(str::to_string);
+    let base_subscription_id = id(col::BASE_SUBSCRIPTION_ID, MAX_ID_CHARS)?.map(str::to_string);
     let auto_renew = needed_by(col::AUTO_RENEW, action == Action::SetAutoRenew)?
         .map(|text| {
             parse_bool(text)
@@ -223,10 +255,37 @@ pub fn parse_row(raw: &RawRow) -> Result<OrderEvent, Malformed> {
     })
 }
 
-/// A plain decimal ≥ 0 (`3`, `12.5`); no exponents, signs or grouping.
-fn parse_quantity(text: &str) -> Option<Decimal> {
+/// A plain decimal ≥ 0 (`3`, `12.5`); no exponents, signs or grouping. A number with more
+/// digits than a decimal holds exactly (above 79,228,162,514,264,337,593,543,950,335, or more
+/// than 28 decimal places) is not read at all, never rounded: the row is malformed.
+fn parse_quantity(text: &str) -> Result<Decimal, String> {
     let plain = text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-    plain.then(|| Decimal::from_str(text).ok()).flatten()
+    if !plain {
+        return Err(format!("'{}' is not a number of at least 0", clip(text)));
+    }
+    Decimal::from_str_exact(text).map_err(|_| {
+        if text.bytes().filter(|b| *b == b'.').count() <= 1
+            && text.bytes().any(|b| b.is_ascii_digit())
+        {
+            format!(
+                "'{}' has too many digits to be read exactly (at most 28 digits in all)",
+                clip(text)
+            )
+        } else {
+            format!("'{}' is not a number of at least 0", clip(text))
+        }
+    })
+}
+
+/// A value quoted in a message: a very long one is cut (the row's values are in the report).
+fn clip(text: &str) -> String {
+    const SHOWN: usize = 40;
+    if text.chars().count() <= SHOWN {
+        text.to_string()
+    } else {
+        let head: String = text.chars().take(SHOWN).collect();
+        format!("{head}…")
+    }
 }
 
 /// `true`/`false` in any letter case (spreadsheets write TRUE and FALSE).
@@ -316,6 +375,70 @@ mod tests {
         assert_eq!(parse_row(&row(&with_sub)).unwrap_err().column, "reason");
         with_sub.push(("reason", "boredom"));
         assert_eq!(parse_row(&row(&with_sub)).unwrap_err().column, "reason");
+    }
+
+    #[test]
+    fn identifiers_are_limited_in_characters_not_bytes_and_hold_no_control_characters() {
+        let with = |column: &'static str, value: String| {
+            let mut pairs: Vec<(&str, String)> = purchase()
+                .into_iter()
+                .map(|(c, v)| (c, v.to_string()))
+                .collect();
+            pairs.retain(|(c, _)| *c != column);
+            pairs.push((column, value));
+            let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(c, v)| (*c, v.as_str())).collect();
+            parse_row(&row(&borrowed))
+        };
+        assert!(with("order_id", "é".repeat(80)).is_ok());
+        let err = with("order_id", "e".repeat(81)).unwrap_err();
+        assert_eq!(err.column, "order_id");
+        assert!(err.message.contains("81 characters"), "{err}");
+        for column in ["customer_id", "offer_id", "base_subscription_id"] {
+            assert!(with(column, "€".repeat(100)).is_ok(), "{column}");
+            assert_eq!(with(column, "x".repeat(101)).unwrap_err().column, column);
+            let err = with(column, "A\u{7}B".to_string()).unwrap_err();
+            assert_eq!(err.column, column);
+            assert!(err.message.contains("U+0007"), "{err}");
+        }
+        let mut suspend = purchase();
+        suspend.retain(|(c, _)| !["offer_id", "quantity", "action"].contains(c));
+        suspend.extend([("action", "cancel"), ("subscription_id", "S\u{85}1")]);
+        assert_eq!(
+            parse_row(&row(&suspend)).unwrap_err().column,
+            "subscription_id"
+        );
+    }
+
+    #[test]
+    fn a_quantity_too_long_to_hold_exactly_is_malformed_never_rounded() {
+        for bad in [
+            "99999999999999999999999999999999",
+            "0.00000000000000000000000000001",
+        ] {
+            let mut pairs = purchase();
+            pairs[8] = ("quantity", bad);
+            let err = parse_row(&row(&pairs)).unwrap_err();
+            assert_eq!(err.column, "quantity");
+            assert!(err.message.contains("too many digits"), "{err}");
+        }
+        // Issue 13, case 1 fits a decimal: it is read, and refused later as invalid_quantity.
+        let mut pairs = purchase();
+        pairs[8] = ("quantity", "1000000000000000000000000000");
+        assert!(parse_row(&row(&pairs)).is_ok());
+    }
+
+    #[test]
+    fn times_at_the_ends_of_the_calendar_parse_without_panic() {
+        for time in [
+            "0000-01-01T00:00:00+23:59",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59-23:59",
+        ] {
+            let mut pairs = purchase();
+            pairs[2] = ("event_time", time);
+            let event = parse_row(&row(&pairs)).unwrap();
+            let _ = event.event_date();
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::charges::{ChargeLine, ChargeType, Ledger, LineKey};
+use super::money::{Uncomputable, checked_add};
 
 /// A line already in the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,12 +57,13 @@ pub fn ledger_from_posted(posted: &[PostedLine]) -> Ledger {
     ledger
 }
 
-/// The lines to post on `posted_on` so that what is posted equals `expected`.
+/// The lines to post on `posted_on` so that what is posted equals `expected`; `Uncomputable`
+/// when a net or a difference overflows (the family's new rows are then rejected).
 pub fn postings(
     expected: &[ChargeLine],
     posted: &[PostedLine],
     posted_on: NaiveDate,
-) -> Vec<Posting> {
+) -> Result<Vec<Posting>, Uncomputable> {
     // The first posted line of each key is the original; offsets add to it.
     let mut originals: BTreeMap<LineKey, &PostedLine> = BTreeMap::new();
     let mut by_id: BTreeMap<i64, LineKey> = BTreeMap::new();
@@ -79,12 +81,15 @@ pub fn postings(
             Some(id) => by_id.get(&id).cloned(),
         };
         if let Some(key) = key {
-            *net.entry(key.clone()).or_default() += p.line.amount;
-            if p.line.amount.is_sign_negative() {
-                *units.entry(key).or_default() -= p.line.quantity;
+            let sum = net.entry(key.clone()).or_default();
+            *sum = checked_add(*sum, p.line.amount)?;
+            let signed = if p.line.amount.is_sign_negative() {
+                -p.line.quantity
             } else {
-                *units.entry(key).or_default() += p.line.quantity;
-            }
+                p.line.quantity
+            };
+            let count = units.entry(key).or_default();
+            *count = checked_add(*count, signed)?;
         }
     }
     // The quantity an offset of `line` shows: for metered usage (units × unit price) the units
@@ -92,18 +97,16 @@ pub fn postings(
     // line's quantity.
     let offset_quantity = |line: &ChargeLine, key: &LineKey| -> Decimal {
         let posted_units = units.get(key).copied().unwrap_or_default();
-        let added = (line.quantity - posted_units).abs();
-        if is_metered(line.charge_type) && !added.is_zero() {
-            added
-        } else {
-            line.quantity
+        match line.quantity.checked_sub(posted_units) {
+            Some(added) if is_metered(line.charge_type) && !added.is_zero() => added.abs(),
+            _ => line.quantity,
         }
     };
 
     let mut wanted: Vec<ChargeLine> = Vec::new();
     for line in expected {
         match wanted.iter_mut().find(|w| w.key() == line.key()) {
-            Some(w) => w.amount += line.amount,
+            Some(w) => w.amount = checked_add(w.amount, line.amount)?,
             None => wanted.push(line.clone()),
         }
     }
@@ -115,7 +118,8 @@ pub fn postings(
             None if !line.amount.is_zero() => out.push(Posting::New(line.clone())),
             None => {}
             Some(original) => {
-                let difference = line.amount - net.get(&key).copied().unwrap_or_default();
+                let posted = net.get(&key).copied().unwrap_or_default();
+                let difference = line.amount.checked_sub(posted).ok_or(Uncomputable)?;
                 if !difference.is_zero() {
                     let quantity = offset_quantity(line, &key);
                     out.push(offset(original, line, quantity, difference, posted_on));
@@ -148,7 +152,7 @@ pub fn postings(
             ));
         }
     }
-    out
+    Ok(out)
 }
 
 /// Whether a line is metered usage: units × unit price, not a prorated seat charge.
@@ -205,6 +209,7 @@ mod tests {
             Sign::Charge,
             "period",
         )
+        .unwrap()
     }
 
     fn posted(id: i64, line: ChargeLine) -> PostedLine {
@@ -219,7 +224,7 @@ mod tests {
     fn what_is_expected_and_not_posted_is_posted_as_it_is() {
         let line = cycle("2026-03-01", "2026-03-31", dec!(1));
         assert_eq!(
-            postings(std::slice::from_ref(&line), &[], d("2026-03-01")),
+            postings(std::slice::from_ref(&line), &[], d("2026-03-01")).unwrap(),
             vec![Posting::New(line)]
         );
     }
@@ -233,6 +238,7 @@ mod tests {
                 &[posted(1, line.clone())],
                 d("2026-03-02")
             )
+            .unwrap()
             .is_empty()
         );
     }
@@ -240,7 +246,7 @@ mod tests {
     #[test]
     fn a_posted_line_that_should_not_exist_is_offset_in_full() {
         let line = cycle("2026-04-01", "2026-04-30", dec!(1));
-        let out = postings(&[], &[posted(7, line)], d("2026-04-03"));
+        let out = postings(&[], &[posted(7, line)], d("2026-04-03")).unwrap();
         let [Posting::Offset { corrects: 7, line }] = out.as_slice() else {
             panic!("{out:?}")
         };
@@ -257,7 +263,8 @@ mod tests {
             std::slice::from_ref(&now),
             &[posted(7, was.clone())],
             d("2026-04-03"),
-        );
+        )
+        .unwrap();
         let [Posting::Offset { corrects: 7, line }] = out.as_slice() else {
             panic!("{out:?}")
         };
@@ -270,11 +277,15 @@ mod tests {
                 corrects: Some(7),
             },
         ];
-        assert!(postings(&[now], &after, d("2026-04-04")).is_empty());
+        assert!(
+            postings(&[now], &after, d("2026-04-04"))
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(
             ledger_from_posted(&after)
                 .net_within("S-1", &DateRange::new(d("2026-04-01"), d("2026-04-30"))),
-            dec!(90.00)
+            Ok(dec!(90.00))
         );
     }
 }

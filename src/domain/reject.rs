@@ -26,6 +26,8 @@ pub enum RejectCode {
     InvalidQuantity,
     InvalidTransition,
     DataExpired,
+    /// Dated more than `[intake] max_late_days` before the day that takes it (SPEC section 9).
+    EventOutOfRange,
 }
 
 impl RejectCode {
@@ -54,6 +56,7 @@ impl RejectCode {
             InvalidQuantity => "invalid_quantity",
             InvalidTransition => "invalid_transition",
             DataExpired => "data_expired",
+            EventOutOfRange => "event_out_of_range",
         }
     }
 }

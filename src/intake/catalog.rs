@@ -45,6 +45,45 @@ const CUSTOMER_COLUMNS: &[&str] = &[
     "account_opened_on",
 ];
 
+/// The most characters of any value of offers.csv and customers.csv.
+pub const MAX_TEXT_CHARS: usize = 500;
+
+/// The longest trial an offer may give, in days (ten years): trial dates stay far inside the
+/// calendar whatever the purchase date.
+pub const MAX_TRIAL_DAYS: u32 = 3_650;
+
+/// A value quoted in a problem: a long one is cut.
+fn clip(value: &str) -> String {
+    const SHOWN: usize = 40;
+    if value.chars().count() <= SHOWN {
+        value.to_string()
+    } else {
+        let head: String = value.chars().take(SHOWN).collect();
+        format!("{head}…")
+    }
+}
+
+/// Records a problem for every value of the row longer than [`MAX_TEXT_CHARS`] characters.
+fn check_lengths(
+    table: &Table,
+    columns: &[&str],
+    record: &csv::StringRecord,
+    line: u64,
+    problems: &mut Vec<FileProblem>,
+) {
+    for name in columns {
+        let chars = table.get(record, name).chars().count();
+        if chars > MAX_TEXT_CHARS {
+            problems.push(FileProblem::at(
+                &table.path,
+                line,
+                Some(name),
+                format!("is {chars} characters long: at most {MAX_TEXT_CHARS} are allowed"),
+            ));
+        }
+    }
+}
+
 /// Reads one row's fields, collecting problems instead of stopping at the first.
 struct Fields<'a> {
     table: &'a Table,
@@ -87,7 +126,7 @@ impl Fields<'_> {
         match value.parse::<T>() {
             Ok(v) => Some(v),
             Err(e) => {
-                self.problem(name, format!("'{value}' is not {what} ({e})"));
+                self.problem(name, format!("'{}' is not {what} ({e})", clip(&value)));
                 None
             }
         }
@@ -101,7 +140,7 @@ impl Fields<'_> {
         match value.parse::<u32>() {
             Ok(n) => Some(Some(n)),
             Err(_) => {
-                self.problem(name, format!("'{value}' is not a whole number"));
+                self.problem(name, format!("'{}' is not a whole number", clip(&value)));
                 None
             }
         }
@@ -119,7 +158,7 @@ impl Fields<'_> {
         } else if value.eq_ignore_ascii_case("false") {
             Some(false)
         } else {
-            self.problem(name, format!("'{value}' is not true or false"));
+            self.problem(name, format!("'{}' is not true or false", clip(&value)));
             None
         }
     }
@@ -140,6 +179,8 @@ pub fn read_offers(path: &Path) -> Result<Vec<Offer>, Vec<FileProblem>> {
     let mut problems = Vec::new();
     let mut offers = Vec::new();
     for (line, record) in &table.rows {
+        let columns = [OFFER_REQUIRED, OFFER_OPTIONAL].concat();
+        check_lengths(&table, &columns, record, *line, &mut problems);
         let mut f = Fields {
             table: &table,
             record,
@@ -162,6 +203,17 @@ pub fn read_offers(path: &Path) -> Result<Vec<Offer>, Vec<FileProblem>> {
         if unit_price.is_some_and(|p| p.is_sign_negative()) {
             f.problem("unit_price", "a price cannot be negative".into());
         }
+        // A price with more digits than a decimal holds would be rounded when read: refuse it.
+        let price_text = f.text("unit_price");
+        if unit_price.is_some() && Decimal::from_str_exact(&price_text).is_err() {
+            f.problem(
+                "unit_price",
+                format!(
+                    "'{}' has too many digits to be read exactly (at most 28 decimal places)",
+                    clip(&price_text)
+                ),
+            );
+        }
         let currency = f.required("currency");
         let category = f.parsed("category", "a category");
         let segments = f
@@ -178,6 +230,14 @@ pub fn read_offers(path: &Path) -> Result<Vec<Offer>, Vec<FileProblem>> {
         };
         let one_per_customer = f.boolean("one_per_customer", None);
         let trial_days = f.parsed::<u32>("trial_days", "a number of days");
+        if let Some(days) = trial_days
+            && days > MAX_TRIAL_DAYS
+        {
+            f.problem(
+                "trial_days",
+                format!("{days} is above {MAX_TRIAL_DAYS} days (ten years)"),
+            );
+        }
         let csp_available = f.boolean("csp_available", None);
         let transactable = f.boolean("transactable", None);
         let countries = f.list("countries");
@@ -274,6 +334,7 @@ pub fn read_customers(path: &Path) -> Result<Vec<Customer>, Vec<FileProblem>> {
     let mut problems = Vec::new();
     let mut customers = Vec::new();
     for (line, record) in &table.rows {
+        check_lengths(&table, CUSTOMER_COLUMNS, record, *line, &mut problems);
         let mut f = Fields {
             table: &table,
             record,

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::NaiveDate;
 
 use super::{JobContext, JobName, JobOutcome, Stopwatch};
-use crate::domain::book::Book;
+use crate::domain::book::{self, Book};
 use crate::domain::lifecycle::{FamilyEvent, Moment, Step};
 use crate::domain::subscription::Subscription;
 use crate::domain::vocabulary::Action;
@@ -49,7 +49,26 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         if rows.is_empty() {
             break;
         }
-        let events: Vec<FamilyEvent> = rows.into_iter().map(events::family_event).collect();
+        let max_late_days = ctx.config.intake.max_late_days;
+        let (too_old, events): (Vec<FamilyEvent>, Vec<FamilyEvent>) = rows
+            .into_iter()
+            .map(events::family_event)
+            .partition(|e| book::out_of_range(&e.order, date, max_late_days).is_some());
+        let too_old: Vec<RuleReject> = too_old
+            .iter()
+            .filter_map(|event| {
+                let reject = book::out_of_range(&event.order, date, max_late_days)?;
+                Some(RuleReject {
+                    event,
+                    code: reject.code.as_str().to_string(),
+                    message: reject.message,
+                })
+            })
+            .collect();
+        outcome.add(
+            "events_rejected",
+            events::record_rejected(ctx.conn, date, &too_old)? as i64,
+        );
         let mut book = load_book(ctx, date, &events, &offers, &policy, state)?;
         watch.lap("load");
         let result = book.apply_events(date, events);
