@@ -741,7 +741,6 @@ fn hidden_partial_and_non_csv_files_are_ignored() {
     ] {
         env.drop_file(name, &content);
     }
-    fs::create_dir(env.config.intake.inbox.join("folder.csv")).unwrap();
     let outcome = ingest(&env);
     assert_eq!(count(&outcome, "files_ingested"), 0);
     assert_eq!(count(&outcome, "files_waiting"), 0);
@@ -750,7 +749,6 @@ fn hidden_partial_and_non_csv_files_are_ignored() {
         inbox_names(&env),
         [
             ".hidden.csv",
-            "folder.csv",
             "notes.txt",
             "upload.csv.part",
             "upload.csv.tmp"

@@ -224,12 +224,11 @@ fn a_50_mb_field_fails_the_file_naming_its_line_and_never_reaches_the_database()
     assert!(reason.starts_with("huge.csv:3: "), "{reason}");
     assert!(reason.len() < 1000, "{} bytes of reasons", reason.len());
     assert_eq!(staged_orders(&env), ["O-3"]);
-    let stored: i64 = diesel::sql_query(
-        "SELECT coalesce(sum(length(error)), 0)::bigint AS n FROM inbox_files",
-    )
-    .get_result::<Count>(&mut env.conn())
-    .unwrap()
-    .n;
+    let stored: i64 =
+        diesel::sql_query("SELECT coalesce(sum(length(error)), 0)::bigint AS n FROM inbox_files")
+            .get_result::<Count>(&mut env.conn())
+            .unwrap()
+            .n;
     assert!(stored < 1000);
 }
 
@@ -279,7 +278,9 @@ impl FullDisk {
             .stderr(std::process::Stdio::null())
             .status()
             .ok()?;
-        status.success().then(|| FullDisk { at: at.to_path_buf() })
+        status.success().then(|| FullDisk {
+            at: at.to_path_buf(),
+        })
     }
 
     fn unmount(self) {}
@@ -328,8 +329,7 @@ fn big_failing_file() -> String {
 }
 
 #[test]
-fn a_file_that_cannot_be_moved_to_failed_stays_in_the_inbox_with_no_record_and_the_night_goes_on()
-{
+fn a_file_that_cannot_be_moved_to_failed_stays_in_the_inbox_with_no_record_and_the_night_goes_on() {
     let env = TestEnv::new();
     let failed = env.config.intake.failed.clone();
     let refusing = refuse_writes(&failed);
@@ -340,16 +340,28 @@ fn a_file_that_cannot_be_moved_to_failed_stays_in_the_inbox_with_no_record_and_t
     for _ in 0..2 {
         let outcome = ingest(&env);
         assert_eq!(count(&outcome, "files_unmoved"), 1, "{outcome:?}");
-        assert!(outcome.failed_files.is_empty(), "not in failed/: not failed");
+        assert!(
+            outcome.failed_files.is_empty(),
+            "not in failed/: not failed"
+        );
         assert_eq!(outcome.unmoved_files.len(), 1);
         let said = &outcome.unmoved_files[0];
         assert!(
-            said.contains(&env.config.intake.inbox.join("bad.csv").display().to_string())
-                && said.contains(&failed.display().to_string()),
+            said.contains(
+                &env.config
+                    .intake
+                    .inbox
+                    .join("bad.csv")
+                    .display()
+                    .to_string()
+            ) && said.contains(&failed.display().to_string()),
             "{said}"
         );
         assert_eq!(names_in(&env.config.intake.inbox), ["bad.csv"]);
-        assert_eq!(fs::read_to_string(env.config.intake.inbox.join("bad.csv")).unwrap(), bad);
+        assert_eq!(
+            fs::read_to_string(env.config.intake.inbox.join("bad.csv")).unwrap(),
+            bad
+        );
         assert!(names_in(&failed).is_empty(), "no partial copy, no reasons");
         assert!(archived(&env, "good.csv").exists(), "the next file went on");
         let recorded = files(&env);
@@ -398,7 +410,10 @@ fn an_ingested_file_that_cannot_be_archived_stays_in_the_inbox_and_is_archived_n
     let outcome = ingest(&env);
     assert!(outcome.unmoved_files.is_empty());
     assert!(names_in(&env.config.intake.inbox).is_empty());
-    assert_eq!(fs::read_to_string(archived(&env, "big.csv")).unwrap(), content);
+    assert_eq!(
+        fs::read_to_string(archived(&env, "big.csv")).unwrap(),
+        content
+    );
     assert_eq!(staged_orders(&env).len(), 3001, "staged once");
     assert_eq!(files(&env).len(), 2, "recorded once each");
 }
@@ -412,12 +427,11 @@ fn a_night_whose_file_could_not_be_moved_exits_1_after_running_every_job() {
     let (code, _, err) = env.run(&["nightly", "--date", "2026-03-02"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("bad.csv") && err.contains("inbox"), "{err}");
-    let succeeded: i64 = diesel::sql_query(
-        "SELECT count(*) AS n FROM job_runs WHERE status = 'succeeded'",
-    )
-    .get_result::<Count>(&mut env.conn())
-    .unwrap()
-    .n;
+    let succeeded: i64 =
+        diesel::sql_query("SELECT count(*) AS n FROM job_runs WHERE status = 'succeeded'")
+            .get_result::<Count>(&mut env.conn())
+            .unwrap()
+            .n;
     assert_eq!(succeeded, 6, "every job of the night ran: {err}");
     refusing.lift();
 }
@@ -445,7 +459,10 @@ fn symlinks_fifos_and_folders_named_csv_are_moved_to_failed_unread() {
     let mut report = Vec::new();
     subsweep::status::write(&mut report, &mut env.conn(), &env.config).unwrap();
     let report = String::from_utf8(report).unwrap();
-    assert!(report.contains("  1 file(s) waiting in the inbox"), "{report}");
+    assert!(
+        report.contains("  1 file(s) waiting in the inbox"),
+        "{report}"
+    );
 
     // Opening a FIFO would block forever: run with a deadline.
     let config = env.config.clone();
@@ -469,11 +486,24 @@ fn symlinks_fifos_and_folders_named_csv_are_moved_to_failed_unread() {
     failed_files.sort();
     assert_eq!(failed_files, ["folder.csv", "link.csv", "pipe.csv"]);
     assert!(names_in(&inbox).is_empty());
-    assert_eq!(staged_orders(&env), ["O-2"], "the link's target is never read");
+    assert_eq!(
+        staged_orders(&env),
+        ["O-2"],
+        "the link's target is never read"
+    );
     let failed = &env.config.intake.failed;
     let link = failed.join("link.csv");
-    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
-    assert_eq!(fs::read_link(&link).unwrap(), outside, "the link itself moved");
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        fs::read_link(&link).unwrap(),
+        outside,
+        "the link itself moved"
+    );
     assert_eq!(fs::read_to_string(&outside).unwrap(), valid);
     {
         use std::os::unix::fs::FileTypeExt;
