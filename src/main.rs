@@ -13,7 +13,7 @@ use subsweep::error::{Error, Exit, Result};
 use subsweep::intake::catalog;
 use subsweep::jobs::JobName;
 use subsweep::output;
-use subsweep::runner::{Ran, Runner, Summary, Trigger};
+use subsweep::runner::{Runner, Summary, Trigger};
 use subsweep::store;
 use subsweep::store::redact;
 use subsweep::{demo, serve, status};
@@ -268,9 +268,7 @@ fn run(cli: Cli) -> Result<Exit> {
             let app = App::open(&cli.config, url)?;
             let mut runner = Runner::open(&app, Trigger::Cli, &format!("run {job} {date}"))?;
             let mut summary = Summary::default();
-            if let Ran::Done(outcome) = runner.run(job, date, force)? {
-                summary.failed_files = outcome.failed_files;
-            }
+            summary.add(&runner.run(job, date, force)?);
             summary.into_result()?;
             Ok(Exit::Done)
         }

@@ -58,30 +58,50 @@ pub struct Summary {
     pub jobs_run: usize,
     pub jobs_skipped: usize,
     pub failed_files: Vec<String>,
+    /// Inbox files that could not be moved to archive/ or failed/, each with why.
+    pub unmoved_files: Vec<String>,
 }
 
 impl Summary {
-    fn add(&mut self, ran: &Ran) {
+    pub fn add(&mut self, ran: &Ran) {
         match ran {
             Ran::Skipped => self.jobs_skipped += 1,
             Ran::Done(outcome) => {
                 self.jobs_run += 1;
                 self.failed_files
                     .extend(outcome.failed_files.iter().cloned());
+                self.unmoved_files
+                    .extend(outcome.unmoved_files.iter().cloned());
             }
         }
     }
 
-    /// 65 when an input file failed as a whole (after everything else ran), else done.
+    /// After everything else ran: 1 when an inbox file could not be moved (a disk problem the
+    /// operator must fix; the file is still in the inbox), else 65 when an input file failed
+    /// as a whole, else done.
     pub fn into_result(self) -> Result<Summary> {
-        if self.failed_files.is_empty() {
-            Ok(self)
-        } else {
-            Err(Error::InputFailed(format!(
+        let failed = (!self.failed_files.is_empty()).then(|| {
+            format!(
                 "{} input file(s) failed and were moved to failed/ with their reasons: {}",
                 self.failed_files.len(),
                 self.failed_files.join(", ")
-            )))
+            )
+        });
+        if !self.unmoved_files.is_empty() {
+            let mut message = format!(
+                "{} inbox file(s) could not be moved and are still in the inbox (free space or \
+                 fix permissions; the next run moves them):\n{}",
+                self.unmoved_files.len(),
+                self.unmoved_files.join("\n")
+            );
+            if let Some(failed) = failed {
+                message = format!("{message}\n{failed}");
+            }
+            return Err(Error::Other(message));
+        }
+        match failed {
+            Some(failed) => Err(Error::InputFailed(failed)),
+            None => Ok(self),
         }
     }
 }

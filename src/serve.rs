@@ -206,6 +206,9 @@ fn catch_up(app: &App, entry: &Entry, date: NaiveDate) -> Result<()> {
                 summary.failed_files.join(", ")
             );
         }
+        for why in &summary.unmoved_files {
+            tracing::error!("serve: an inbox file could not be moved for {day}: {why}");
+        }
     }
     runner.release()?;
     Ok(())

@@ -109,12 +109,20 @@ pub fn write(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> R
             )?,
         }
     }
-    let waiting = inbox_waiting(config);
+    let (waiting, strays) = crate::intake::inbox::count(&config.intake.inbox);
     writeln!(
         out,
         "  {waiting} file(s) waiting in the inbox {}",
         config.intake.inbox.display()
     )?;
+    if strays > 0 {
+        writeln!(
+            out,
+            "  {strays} inbox entr(ies) named *.csv that are not regular files (links, FIFOs, \
+             folders): never read, the next ingest moves them to {}",
+            config.intake.failed.display()
+        )?;
+    }
 
     writeln!(out, "\nFiles (newest first):")?;
     let files: Vec<FileRow> = diesel::sql_query(
@@ -140,16 +148,7 @@ pub fn write(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> R
 }
 
 fn inbox_waiting(config: &Config) -> usize {
-    std::fs::read_dir(&config.intake.inbox)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .filter(|e| {
-                    crate::intake::inbox::is_order_file_name(&e.file_name().to_string_lossy())
-                })
-                .count()
-        })
-        .unwrap_or(0)
+    crate::intake::inbox::count(&config.intake.inbox).0
 }
 
 /// `backfill --dry-run`: what a backfill over `from..=to` would do, changing nothing.

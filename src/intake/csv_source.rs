@@ -67,19 +67,80 @@ pub fn sniff_delimiter(header_line: &[u8]) -> u8 {
     if semicolons > commas { b';' } else { b',' }
 }
 
-/// Byte offsets of the newlines the CSV parser has pulled in and not yet accounted for. The
-/// csv crate's own line numbers drift on CRLF files and blank lines, so we count ourselves.
-#[derive(Default)]
+/// The longest record (all its fields, up to its terminator) any input file may have. No
+/// order or catalog row comes near it; a longer one is an unbalanced quote or not a CSV file,
+/// and reading stops there, so a 50 MB "field" is never held in memory or stored.
+pub const MAX_RECORD_BYTES: u64 = 1 << 20;
+
+/// The longest field an order file may have (SPEC's identifiers are at most 100 characters).
+pub const MAX_FIELD_BYTES: usize = 64 << 10;
+
+/// Where the lines are in the bytes the CSV parser has pulled in and not yet accounted for.
+/// The csv crate's own line numbers drift on CRLF files and blank lines, so we count ourselves.
 struct Newlines {
     /// Offsets (from the start of the data after the BOM) of unaccounted newlines, ascending.
     pending: VecDeque<u64>,
+    /// Offsets of the first byte of each line that is not a line terminator, ascending: a
+    /// record starts at one of them (the parser skips blank lines before it).
+    starts: VecDeque<u64>,
     /// Newlines before the first pending one.
     accounted: u64,
     /// Bytes passed through so far.
     offset: u64,
+    /// Whether the last byte passed through ended a line (true at the start).
+    after_terminator: bool,
+    /// Where the parser stood when it began the record it is reading.
+    record_from: u64,
 }
 
-/// A reader that records where the newlines are.
+impl Default for Newlines {
+    fn default() -> Self {
+        Newlines {
+            pending: VecDeque::new(),
+            starts: VecDeque::new(),
+            accounted: 0,
+            offset: 0,
+            after_terminator: true,
+            record_from: 0,
+        }
+    }
+}
+
+impl Newlines {
+    /// The physical line on which the record begun at `record_from` starts (its first byte
+    /// that is not a line terminator); forgets what lies before.
+    fn record_line(&mut self) -> u64 {
+        while self.starts.front().is_some_and(|&at| at < self.record_from) {
+            self.starts.pop_front();
+        }
+        let start = self.starts.front().copied().unwrap_or(self.record_from);
+        while self.pending.front().is_some_and(|&at| at < start) {
+            self.pending.pop_front();
+            self.accounted += 1;
+        }
+        self.accounted + 1
+    }
+}
+
+/// What a reader error says when a record is longer than [`MAX_RECORD_BYTES`].
+#[derive(Debug)]
+struct RecordTooLong;
+
+impl std::fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the record starting on this line is longer than {} MiB: an unbalanced quote, or \
+             not a CSV file? (reading stopped here)",
+            MAX_RECORD_BYTES >> 20
+        )
+    }
+}
+
+impl std::error::Error for RecordTooLong {}
+
+/// A reader that records where the lines are, and refuses to feed a record longer than
+/// [`MAX_RECORD_BYTES`].
 struct CountingReader<R> {
     inner: R,
     newlines: Rc<RefCell<Newlines>>,
@@ -87,14 +148,62 @@ struct CountingReader<R> {
 
 impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        {
+            let lines = self.newlines.borrow_mut();
+            let from = lines.record_from;
+            let start = lines
+                .starts
+                .iter()
+                .find(|&&at| at >= from)
+                .copied()
+                .unwrap_or(lines.offset);
+            // Checked before each read of (at most) one parser buffer: a record is refused
+            // once it is longer than the limit by up to that buffer.
+            if lines.offset.saturating_sub(start) > MAX_RECORD_BYTES {
+                return Err(std::io::Error::other(RecordTooLong));
+            }
+        }
         let n = self.inner.read(buf)?;
         let mut lines = self.newlines.borrow_mut();
         let base = lines.offset;
-        for (i, _) in buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n') {
-            lines.pending.push_back(base + i as u64);
+        for (i, &b) in buf[..n].iter().enumerate() {
+            let terminator = b == b'\n' || b == b'\r';
+            if b == b'\n' {
+                lines.pending.push_back(base + i as u64);
+            } else if !terminator && lines.after_terminator {
+                lines.starts.push_back(base + i as u64);
+            }
+            lines.after_terminator = terminator;
         }
         lines.offset += n as u64;
         Ok(n)
+    }
+}
+
+/// A reader error, with the physical line on which the record being read starts.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.message())]
+pub struct RecordError {
+    pub line: u64,
+    pub error: csv::Error,
+}
+
+impl RecordError {
+    /// What went wrong, without the csv crate's own (drifting) position.
+    pub fn message(&self) -> String {
+        if let csv::ErrorKind::Io(e) = self.error.kind()
+            && let Some(too_long) = e.get_ref().and_then(|e| e.downcast_ref::<RecordTooLong>())
+        {
+            return too_long.to_string();
+        }
+        match self.error.kind() {
+            csv::ErrorKind::Utf8 { err, .. } => format!(
+                "field {} is not valid UTF-8 (save the file as CSV UTF-8)",
+                err.field() + 1
+            ),
+            csv::ErrorKind::Io(e) => format!("cannot read the file: {e}"),
+            _ => self.error.to_string(),
+        }
     }
 }
 
@@ -146,12 +255,10 @@ impl CsvReader {
     pub fn next_record(
         &mut self,
         record: &mut csv::StringRecord,
-    ) -> Result<Option<u64>, csv::Error> {
-        if !self.reader.read_record(record)? {
-            return Ok(None);
-        }
-        let inside = record.as_slice().bytes().filter(|&b| b == b'\n').count() as u64;
-        Ok(Some(self.record_start_line(inside)))
+    ) -> Result<Option<u64>, RecordError> {
+        self.begin_record();
+        let read = self.reader.read_record(record);
+        self.finish_record(read)
     }
 
     /// Like [`CsvReader::next_record`], without requiring UTF-8: the caller can then name the
@@ -159,27 +266,26 @@ impl CsvReader {
     pub fn next_byte_record(
         &mut self,
         record: &mut csv::ByteRecord,
-    ) -> Result<Option<u64>, csv::Error> {
-        if !self.reader.read_byte_record(record)? {
-            return Ok(None);
-        }
-        let inside = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
-        Ok(Some(self.record_start_line(inside)))
+    ) -> Result<Option<u64>, RecordError> {
+        self.begin_record();
+        let read = self.reader.read_byte_record(record);
+        self.finish_record(read)
     }
 
-    /// The line the record just read starts on, given the newlines inside its fields.
-    fn record_start_line(&mut self, inside: u64) -> u64 {
-        let end = self.reader.position().byte();
-        // The record's last line is the one holding its final byte (its terminator, or the
-        // last byte of the file): one more than the newlines strictly before that byte.
-        let last_byte = end.saturating_sub(1);
-        let mut lines = self.newlines.borrow_mut();
-        while lines.pending.front().is_some_and(|&at| at < last_byte) {
-            lines.pending.pop_front();
-            lines.accounted += 1;
+    fn begin_record(&mut self) {
+        self.newlines.borrow_mut().record_from = self.reader.position().byte();
+    }
+
+    fn finish_record(
+        &mut self,
+        read: Result<bool, csv::Error>,
+    ) -> Result<Option<u64>, RecordError> {
+        let line = self.newlines.borrow_mut().record_line();
+        match read {
+            Ok(true) => Ok(Some(line)),
+            Ok(false) => Ok(None),
+            Err(error) => Err(RecordError { line, error }),
         }
-        let last_line = lines.accounted + 1;
-        last_line - inside
     }
 }
 
@@ -193,9 +299,21 @@ pub fn nul_field<'a>(fields: impl IntoIterator<Item = &'a [u8]>) -> Option<usize
 pub const NUL_BYTE: &str =
     "holds a NUL byte (0x00), which no text can store (a UTF-16 file? save it as CSV UTF-8)";
 
-/// The line a reader error happened on, as far as the csv crate knows it.
-pub fn error_line(error: &csv::Error) -> Option<u64> {
-    error.position().map(|p| p.line())
+/// The first field longer than [`MAX_FIELD_BYTES`], if any.
+pub fn long_field<'a>(fields: impl IntoIterator<Item = &'a [u8]>) -> Option<(usize, usize)> {
+    fields
+        .into_iter()
+        .enumerate()
+        .find(|(_, f)| f.len() > MAX_FIELD_BYTES)
+        .map(|(i, f)| (i, f.len()))
+}
+
+/// What a file problem says of a field longer than [`MAX_FIELD_BYTES`].
+pub fn long_field_message(bytes: usize) -> String {
+    format!(
+        "holds {bytes} bytes, more than the {} KiB any field may hold (is this an order file?)",
+        MAX_FIELD_BYTES >> 10
+    )
 }
 
 /// A small CSV table (catalog, customers) read whole, with columns looked up by name.
@@ -227,9 +345,9 @@ impl Table {
             Err(e) => {
                 return Err(vec![FileProblem::at(
                     path,
-                    1,
+                    e.line,
                     None,
-                    format!("unreadable header: {e}"),
+                    format!("unreadable header: {}", e.message()),
                 )]);
             }
         }
@@ -283,8 +401,7 @@ impl Table {
                     None => rows.push((line, record)),
                 },
                 Err(e) => {
-                    let line = error_line(&e).unwrap_or(0);
-                    problems.push(FileProblem::at(path, line, None, e.to_string()));
+                    problems.push(FileProblem::at(path, e.line, None, e.message()));
                     break;
                 }
             }
@@ -348,6 +465,58 @@ mod tests {
             }
             assert_eq!(lines, expected);
         }
+    }
+
+    fn lines_of(data: &'static [u8]) -> Vec<u64> {
+        let mut reader = CsvReader::from_reader(Box::new(data)).unwrap();
+        let mut record = csv::ByteRecord::new();
+        let mut lines = Vec::new();
+        while let Some(line) = reader.next_byte_record(&mut record).unwrap() {
+            lines.push(line);
+        }
+        lines
+    }
+
+    #[test]
+    fn a_record_with_an_unbalanced_quote_starts_on_its_own_line() {
+        // The quote opened on line 4 runs to the end of the file.
+        assert_eq!(lines_of(b"h,i\n1,x\n\n2,\"y\n3,z\n"), [1, 2, 4]);
+        assert_eq!(lines_of(b"h,i\r\n1,x\r\n\r\n2,\"y\r\n3,z\r\n"), [1, 2, 4]);
+        assert_eq!(lines_of(b"h,i\n1,\"x\n\n"), [1, 2]);
+        assert_eq!(lines_of(b"\n\n\"h\n\n"), [3]);
+        // A quoted field ending in a newline, then the terminator.
+        assert_eq!(lines_of(b"h,i\n1,\"x\n\"\n2,y\n"), [1, 2, 4]);
+    }
+
+    #[test]
+    fn a_record_longer_than_the_limit_stops_reading_at_its_line() {
+        let mut data = b"h,i\n1,x\n2,".to_vec();
+        data.extend(std::iter::repeat_n(
+            b'y',
+            (MAX_RECORD_BYTES + (64 << 10)) as usize,
+        ));
+        data.extend_from_slice(b"\n3,z\n");
+        let mut reader = CsvReader::from_reader(Box::new(std::io::Cursor::new(data))).unwrap();
+        let mut record = csv::ByteRecord::new();
+        assert_eq!(reader.next_byte_record(&mut record).unwrap(), Some(1));
+        assert_eq!(reader.next_byte_record(&mut record).unwrap(), Some(2));
+        let error = reader.next_byte_record(&mut record).unwrap_err();
+        assert_eq!(error.line, 3);
+        assert!(error.message().contains("longer than 1 MiB"), "{error}");
+    }
+
+    #[test]
+    fn a_record_just_under_the_limit_is_read() {
+        let mut data = b"h,i\n1,".to_vec();
+        data.extend(std::iter::repeat_n(b'y', (MAX_RECORD_BYTES - 100) as usize));
+        data.extend_from_slice(b"\n3,z\n");
+        let mut reader = CsvReader::from_reader(Box::new(std::io::Cursor::new(data))).unwrap();
+        let mut record = csv::ByteRecord::new();
+        let mut lines = Vec::new();
+        while let Some(line) = reader.next_byte_record(&mut record).unwrap() {
+            lines.push(line);
+        }
+        assert_eq!(lines, [1, 2, 3]);
     }
 
     #[test]

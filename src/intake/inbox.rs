@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -20,7 +20,8 @@ pub struct Stamp {
 impl Stamp {
     /// The file's current size and modification time.
     pub fn of(path: &Path) -> io::Result<Stamp> {
-        let meta = fs::metadata(path)?;
+        // Not followed: a file swapped for a link while it was read has changed.
+        let meta = fs::symlink_metadata(path)?;
         Ok(Stamp {
             len: meta.len(),
             modified: meta.modified()?,
@@ -43,6 +44,58 @@ pub struct Scan {
     pub ready: Vec<Candidate>,
     /// Order files left for a later run: still in the settle window, or changed since seen.
     pub waiting: Vec<String>,
+    /// Entries with an order file's name that are not regular files: never read.
+    pub strays: Vec<Stray>,
+}
+
+/// An inbox entry named like an order file that is not a regular file (SPEC section 9): a
+/// symbolic link, a FIFO, a folder, a socket or a device. It is never opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stray {
+    pub path: PathBuf,
+    pub name: String,
+    /// What it is, for its reasons: "a symbolic link (to /x/y.csv)", "a folder", ...
+    pub what: String,
+}
+
+/// What an entry that is not a regular file is, as its reasons say it; `None` for a regular
+/// file. Looks at the entry itself, never at what a link points to.
+pub fn not_regular(path: &Path, file_type: fs::FileType) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    let what = if file_type.is_file() {
+        return None;
+    } else if file_type.is_symlink() {
+        match fs::read_link(path) {
+            Ok(target) => format!("a symbolic link (to {})", target.display()),
+            Err(_) => "a symbolic link".to_string(),
+        }
+    } else if file_type.is_dir() {
+        "a folder".to_string()
+    } else if file_type.is_fifo() {
+        "a FIFO (named pipe)".to_string()
+    } else if file_type.is_socket() {
+        "a socket".to_string()
+    } else {
+        "a device".to_string()
+    };
+    Some(what)
+}
+
+/// How many entries of `dir` are order files waiting (regular files) and how many are named
+/// like order files but are not regular files. `(0, 0)` when the folder cannot be read.
+pub fn count(dir: &Path) -> (usize, usize) {
+    let (mut files, mut strays) = (0, 0);
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        if !is_order_file_name(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
+        match entry.file_type() {
+            Ok(t) if t.is_file() => files += 1,
+            Ok(_) => strays += 1,
+            Err(_) => {}
+        }
+    }
+    (files, strays)
 }
 
 /// Whether a file name is an order file to consider: `*.csv` (any letter case), not hidden,
@@ -76,10 +129,19 @@ impl Sightings {
                 tracing::warn!(file = ?entry.file_name(), "inbox file name is not UTF-8: ignored");
                 continue;
             };
-            if !is_order_file_name(&name) || !entry.file_type()?.is_file() {
+            if !is_order_file_name(&name) {
                 continue;
             }
             let path = entry.path();
+            let file_type = match entry.file_type() {
+                Ok(t) => t,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            if let Some(what) = not_regular(&path, file_type) {
+                scan.strays.push(Stray { path, name, what });
+                continue;
+            }
             let stamp = match Stamp::of(&path) {
                 Ok(stamp) => stamp,
                 // Gone between the listing and the look (moved by someone else): not ours.
@@ -103,6 +165,7 @@ impl Sightings {
         scan.ready
             .sort_by(|a, b| (a.stamp.modified, &a.name).cmp(&(b.stamp.modified, &b.name)));
         scan.waiting.sort();
+        scan.strays.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(scan)
     }
 }
@@ -118,9 +181,12 @@ pub fn scan(dir: &Path, settle: Duration, now: SystemTime) -> io::Result<Scan> {
     sightings.scan(dir, settle, now)
 }
 
-/// The SHA-256 of a file's bytes, lowercase hex, read in bounded memory.
-pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
+/// The SHA-256 of a regular file's bytes, lowercase hex, read in bounded memory; `Ok(None)`
+/// when `path` is not (or no longer) a regular file.
+pub fn sha256_file(path: &Path) -> io::Result<Option<String>> {
+    let Some(mut file) = open_regular(path)? else {
+        return Ok(None);
+    };
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 16];
     loop {
@@ -130,48 +196,231 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
         }
         hasher.update(&buffer[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(Some(
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    ))
+}
+
+/// Why an inbox entry could not be moved. The move was undone: the entry is still in the
+/// inbox under its name, and nothing of it (no partial copy, no reasons) is left at `to`.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot move {} to {}: {source}", .from.display(), .to.display())]
+pub struct MoveError {
+    pub from: PathBuf,
+    pub to: PathBuf,
+    #[source]
+    pub source: io::Error,
 }
 
 /// Moves `from` into folder `to_dir` under its own name, or `<stem>-<n>.<ext>` when that name
-/// is taken: an existing file is never overwritten. Returns the new path.
-pub fn move_into(from: &Path, to_dir: &Path) -> io::Result<PathBuf> {
-    fs::create_dir_all(to_dir)?;
+/// is taken: an existing file is never overwritten. With `reasons`, also writes
+/// `<new name>.error.txt` holding them. All or nothing: on any error, whatever was made in
+/// `to_dir` is removed and `from` stays where it was. A symbolic link is moved as the link
+/// itself, never followed. Returns the new path.
+pub fn move_into(from: &Path, to_dir: &Path, reasons: Option<&str>) -> Result<PathBuf, MoveError> {
+    let fail = |source: io::Error| MoveError {
+        from: from.to_path_buf(),
+        to: to_dir.to_path_buf(),
+        source,
+    };
     let name = from
         .file_name()
         .and_then(|n| n.to_str())
-        .ok_or_else(|| io::Error::other(format!("{} has no file name", from.display())))?;
+        .ok_or_else(|| fail(io::Error::other("the entry has no UTF-8 file name")))?;
+    fs::create_dir_all(to_dir).map_err(fail)?;
+    let kind = fs::symlink_metadata(from).map_err(fail)?;
+    // Across file systems, a complete copy is made once under a hidden name, then linked in.
+    let mut copy: Option<PathBuf> = None;
+    let moved = place_under_free_name(from, to_dir, name, &kind, reasons, &mut copy);
+    if let Some(copy) = copy {
+        let _ = fs::remove_file(copy);
+    }
+    let to = moved.map_err(fail)?;
+    // The rename is durable before anyone (the database record) relies on it.
+    for dir in [to_dir, from.parent().unwrap_or(Path::new("."))] {
+        let _ = File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(to)
+}
+
+fn place_under_free_name(
+    from: &Path,
+    to_dir: &Path,
+    name: &str,
+    kind: &fs::Metadata,
+    reasons: Option<&str>,
+    copy: &mut Option<PathBuf>,
+) -> io::Result<PathBuf> {
     for n in 1.. {
         let target = to_dir.join(suffixed(name, n));
-        // A hard link fails when the target exists, so the check and the move are one step.
-        match fs::hard_link(from, &target) {
-            Ok(()) => {
-                fs::remove_file(from)?;
-                return Ok(target);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            // Another file system (or one without hard links): copy to a new file, then remove.
-            Err(_) => match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&target)
-            {
-                Ok(mut out) => {
-                    io::copy(&mut File::open(from)?, &mut out)?;
-                    out.sync_all()?;
-                    fs::remove_file(from)?;
-                    return Ok(target);
+        // The reasons first: if the entry cannot follow them, removing them undoes everything.
+        let reasons_path = match reasons {
+            Some(text) => {
+                let path = reasons_path(&target);
+                match write_new(&path, text) {
+                    Ok(()) => Some(path),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(e),
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            },
+            }
+            None => None,
+        };
+        match place(from, &target, kind, copy) {
+            Ok(()) => return Ok(target),
+            Err(e) => {
+                if let Some(path) = reasons_path {
+                    let _ = fs::remove_file(path);
+                }
+                if e.kind() != io::ErrorKind::AlreadyExists {
+                    return Err(e);
+                }
+            }
         }
     }
     unreachable!("some suffix is free")
+}
+
+/// Puts an entry [`move_into`] moved back at `to` (which must be free), all or nothing.
+pub fn move_back(from: &Path, to: &Path) -> io::Result<()> {
+    let kind = fs::symlink_metadata(from)?;
+    let mut copy = None;
+    let placed = place(from, to, &kind, &mut copy);
+    if let Some(copy) = copy {
+        let _ = fs::remove_file(copy);
+    }
+    placed
+}
+
+/// `<path>.error.txt`.
+pub fn reasons_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".error.txt");
+    path.with_file_name(name)
+}
+
+/// Moves `from` to `target` (which must not exist: `AlreadyExists` otherwise). On error,
+/// `target` does not exist and `from` is untouched.
+fn place(
+    from: &Path,
+    target: &Path,
+    kind: &fs::Metadata,
+    copy: &mut Option<PathBuf>,
+) -> io::Result<()> {
+    use nix::errno::Errno;
+    use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+    match renameat2(
+        AT_FDCWD,
+        from,
+        AT_FDCWD,
+        target,
+        RenameFlags::RENAME_NOREPLACE,
+    ) {
+        Ok(()) => return Ok(()),
+        Err(Errno::EXDEV) => {}
+        // A file system without RENAME_NOREPLACE: a hard link fails when the target exists,
+        // so the check and the move are still one step.
+        Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) if !kind.is_dir() => {
+            match fs::hard_link(from, target) {
+                Ok(()) => return remove_source(from, target),
+                Err(e) if e.raw_os_error() == Some(Errno::EXDEV as i32) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let staged = match copy {
+        Some(staged) => staged.clone(),
+        None => copy.insert(copy_beside(from, dir, kind)?).clone(),
+    };
+    fs::hard_link(&staged, target)?;
+    remove_source(from, target)
+}
+
+/// Removes `from` now that `target` holds it; if it cannot be removed, removes `target`.
+fn remove_source(from: &Path, target: &Path) -> io::Result<()> {
+    fs::remove_file(from).inspect_err(|_| {
+        let _ = fs::remove_file(target);
+    })
+}
+
+/// A complete copy of `from` in `dir` under a hidden name no other entry has: a regular file's
+/// bytes (synced), a symbolic link's target, a FIFO. A folder is not copied.
+fn copy_beside(from: &Path, dir: &Path, kind: &fs::Metadata) -> io::Result<PathBuf> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let name = from.file_name().unwrap_or_default().to_string_lossy();
+    let staged = dir.join(format!(".{name}.subsweep-partial-{}", std::process::id()));
+    let _ = fs::remove_file(&staged);
+    let made = if kind.file_type().is_symlink() {
+        std::os::unix::fs::symlink(fs::read_link(from)?, &staged)
+    } else if kind.file_type().is_fifo() {
+        let mode = nix::sys::stat::Mode::from_bits_truncate(kind.permissions().mode());
+        nix::unistd::mkfifo(&staged, mode).map_err(io::Error::from)
+    } else if kind.is_file() {
+        copy_file(from, &staged)
+    } else {
+        return Err(io::Error::other(
+            "it is not a regular file and cannot be moved to another file system: move it by hand",
+        ));
+    };
+    match made {
+        Ok(()) => Ok(staged),
+        Err(e) => {
+            let _ = fs::remove_file(&staged);
+            Err(e)
+        }
+    }
+}
+
+fn copy_file(from: &Path, to: &Path) -> io::Result<()> {
+    let Some(mut source) = open_regular(from)? else {
+        return Err(io::Error::other("it is no longer a regular file"));
+    };
+    let mut out = OpenOptions::new().write(true).create_new(true).open(to)?;
+    io::copy(&mut source, &mut out)?;
+    out.sync_all()
+}
+
+/// Writes `text` (and a final newline) to `path`, which must not exist yet (`AlreadyExists`):
+/// the whole text or no file.
+fn write_new(path: &Path, text: &str) -> io::Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let staged = path.with_file_name(format!(".{name}.subsweep-partial-{}", std::process::id()));
+    let written = (|| {
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&staged)?;
+        out.write_all(text.as_bytes())?;
+        out.write_all(b"\n")?;
+        out.sync_all()?;
+        fs::hard_link(&staged, path)
+    })();
+    let _ = fs::remove_file(&staged);
+    written
+}
+
+/// Opens `path` for reading if it is a regular file, `Ok(None)` if it is anything else: a
+/// symbolic link is not followed, and a FIFO is opened without waiting for a writer.
+pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
+    use nix::fcntl::OFlag;
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = OFlag::O_NONBLOCK | OFlag::O_NOFOLLOW;
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits())
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(file.metadata()?.is_file().then_some(file))
 }
 
 /// `name` for n = 1, else `<stem>-<n><.ext>`.
@@ -218,10 +467,62 @@ mod tests {
         for content in ["first", "second"] {
             let from = dir.path().join("o.csv");
             fs::write(&from, content).unwrap();
-            move_into(&from, &to).unwrap();
+            move_into(&from, &to, None).unwrap();
             assert!(!from.exists());
         }
         assert_eq!(fs::read_to_string(to.join("o.csv")).unwrap(), "first");
         assert_eq!(fs::read_to_string(to.join("o-2.csv")).unwrap(), "second");
+    }
+
+    #[test]
+    fn a_file_moves_with_its_reasons_under_a_name_free_for_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let to = dir.path().join("failed");
+        fs::create_dir(&to).unwrap();
+        // An orphan reasons file keeps its name taken.
+        fs::write(to.join("o.csv.error.txt"), "old").unwrap();
+        let from = dir.path().join("o.csv");
+        fs::write(&from, "bytes").unwrap();
+        let moved = move_into(&from, &to, Some("o.csv:2: bad")).unwrap();
+        assert_eq!(moved, to.join("o-2.csv"));
+        assert_eq!(fs::read_to_string(&moved).unwrap(), "bytes");
+        assert_eq!(
+            fs::read_to_string(to.join("o-2.csv.error.txt")).unwrap(),
+            "o.csv:2: bad\n"
+        );
+        assert_eq!(
+            fs::read_to_string(to.join("o.csv.error.txt")).unwrap(),
+            "old"
+        );
+        let mut names: Vec<_> = fs::read_dir(&to)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["o-2.csv", "o-2.csv.error.txt", "o.csv.error.txt"]);
+    }
+
+    #[test]
+    fn a_symlink_is_moved_as_the_link_and_its_target_is_never_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.csv");
+        fs::write(&target, "x").unwrap();
+        let link = dir.path().join("inbox.csv");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let kind = fs::symlink_metadata(&link).unwrap().file_type();
+        assert!(not_regular(&link, kind).unwrap().contains("symbolic link"));
+        assert!(open_regular(&link).unwrap().is_none());
+        let moved = move_into(&link, &dir.path().join("failed"), Some("why")).unwrap();
+        assert_eq!(fs::read_link(&moved).unwrap(), target);
+        assert!(fs::symlink_metadata(&link).is_err());
+    }
+
+    #[test]
+    fn a_fifo_is_opened_without_waiting_and_is_not_regular() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("p.csv");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert!(open_regular(&fifo).unwrap().is_none());
+        assert_eq!(sha256_file(&fifo).unwrap(), None);
     }
 }

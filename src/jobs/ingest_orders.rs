@@ -3,7 +3,6 @@
 //! then the file moves to `archive/<date>/`; a file that cannot be read as a whole is
 //! recorded as failed and moves to `failed/` beside `<name>.error.txt`.
 
-use std::fs::File;
 use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::time::Duration;
@@ -14,14 +13,18 @@ use diesel::prelude::*;
 
 use super::{JobContext, JobOutcome};
 use crate::error::{Error, Result};
-use crate::intake::csv_source::{CsvReader, FileProblem, NUL_BYTE, error_line, nul_field};
-use crate::intake::inbox::{self, Candidate, Stamp};
+use crate::intake::csv_source::{
+    CsvReader, FileProblem, NUL_BYTE, long_field, long_field_message, nul_field,
+};
+use crate::intake::inbox::{self, Candidate, Stamp, Stray};
 use crate::intake::orders::{self, ColumnMap, Row};
-use crate::output::atomic::write_atomically;
 use crate::store::staging::{self, NewReject, NewStaged, RowCounts};
 
 /// Rows COPYed per batch: memory stays bounded whatever the file's size.
 const BATCH_ROWS: usize = 10_000;
+
+/// Bytes of records per batch at most, so that long (but allowed) fields keep it bounded too.
+const BATCH_BYTES: usize = 16 << 20;
 
 /// Whole-file problems listed in `<name>.error.txt` before "... and N more".
 const MAX_PROBLEMS: usize = 50;
@@ -52,6 +55,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         "files_ingested",
         "files_duplicate",
         "files_failed",
+        "files_unmoved",
         "rows_received",
         "rows_staged",
         "rows_duplicate",
@@ -63,33 +67,61 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     for name in &scan.waiting {
         tracing::info!(file = %name, "not settled yet: left for the next run");
     }
+    for stray in &scan.strays {
+        let taken = take_stray(ctx, date, stray)?;
+        tally(&mut outcome, &stray.name, taken);
+    }
     for candidate in &scan.ready {
-        match take_file(ctx, date, candidate)? {
-            Taken::Ingested(counts) => {
-                outcome.add("files_ingested", 1);
-                outcome.add("rows_received", counts.received);
-                outcome.add("rows_staged", counts.staged);
-                outcome.add("rows_duplicate", counts.duplicate);
-                outcome.add("rows_rejected", counts.rejected);
-            }
-            Taken::Duplicate => outcome.add("files_duplicate", 1),
-            Taken::Failed => {
-                outcome.add("files_failed", 1);
-                outcome.failed_files.push(candidate.name.clone());
-            }
-            Taken::Changed => outcome.add("files_waiting", 1),
-        }
+        let taken = take_file(ctx, date, candidate)?;
+        tally(&mut outcome, &candidate.name, taken);
     }
     Ok(outcome)
 }
 
-/// What became of one inbox file.
+fn tally(outcome: &mut JobOutcome, name: &str, taken: Taken) {
+    let unmoved = match taken {
+        Taken::Ingested { counts, unmoved } => {
+            outcome.add("files_ingested", 1);
+            outcome.add("rows_received", counts.received);
+            outcome.add("rows_staged", counts.staged);
+            outcome.add("rows_duplicate", counts.duplicate);
+            outcome.add("rows_rejected", counts.rejected);
+            unmoved
+        }
+        Taken::Duplicate { unmoved } => {
+            outcome.add("files_duplicate", 1);
+            unmoved
+        }
+        Taken::Failed => {
+            outcome.add("files_failed", 1);
+            outcome.failed_files.push(name.to_string());
+            None
+        }
+        Taken::Unmoved(why) => Some(why),
+        Taken::Changed => {
+            outcome.add("files_waiting", 1);
+            None
+        }
+    };
+    if let Some(why) = unmoved {
+        outcome.add("files_unmoved", 1);
+        outcome.unmoved_files.push(why);
+    }
+}
+
+/// What became of one inbox file. `unmoved` says why a file could not be archived: it is
+/// then still in the inbox (its rows are staged; the next run archives it without effect).
 enum Taken {
-    Ingested(RowCounts),
+    Ingested {
+        counts: RowCounts,
+        unmoved: Option<String>,
+    },
     /// Its bytes were ingested before: archived without effect.
-    Duplicate,
-    /// Failed as a whole: in failed/ with its reasons.
+    Duplicate { unmoved: Option<String> },
+    /// Failed as a whole: in failed/ with its reasons, and recorded.
     Failed,
+    /// It failed as a whole but could not be moved to failed/: left in the inbox, unrecorded.
+    Unmoved(String),
     /// It changed (or vanished) while being read: left for the next run.
     Changed,
 }
@@ -116,22 +148,22 @@ impl From<std::io::Error> for Abort {
     }
 }
 
-fn io_error(file: &Path, e: std::io::Error) -> Error {
-    Error::Other(format!("{}: {e}", file.display()))
-}
-
 fn take_file(ctx: &mut JobContext<'_>, date: NaiveDate, file: &Candidate) -> Result<Taken> {
     let intake = &ctx.config.intake;
     let sha256 = match inbox::sha256_file(&file.path) {
-        Ok(hash) => hash,
+        Ok(Some(hash)) => hash,
+        // Swapped for a link, a FIFO or a folder since the scan: the next scan fails it.
+        Ok(None) => return Ok(Taken::Changed),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Taken::Changed),
-        Err(e) => return Err(io_error(&file.path, e)),
+        Err(e) => {
+            let reason = format!("{}: cannot be read: {e}", file.name);
+            return fail_entry(ctx, date, &file.name, &file.path, "", &reason);
+        }
     };
     let archive = intake.archive.join(date.to_string());
     if staging::is_ingested(ctx.conn, &sha256)? {
-        let to = inbox::move_into(&file.path, &archive).map_err(|e| io_error(&file.path, e))?;
-        tracing::info!(file = %file.name, archived = %to.display(), "ingested before: archived without effect");
-        return Ok(Taken::Duplicate);
+        let unmoved = archive_file(file, &archive, "ingested before: archived without effect");
+        return Ok(Taken::Duplicate { unmoved });
     }
     let partner = ctx.config.partner.id.clone();
     let staged = ctx
@@ -139,49 +171,189 @@ fn take_file(ctx: &mut JobContext<'_>, date: NaiveDate, file: &Candidate) -> Res
         .transaction(|conn| stage_file(conn, file, &sha256, date, &partner));
     match staged {
         Ok(counts) => {
-            let to = inbox::move_into(&file.path, &archive).map_err(|e| io_error(&file.path, e))?;
-            tracing::info!(
-                file = %file.name,
-                received = counts.received,
-                staged = counts.staged,
-                duplicate = counts.duplicate,
-                rejected = counts.rejected,
-                archived = %to.display(),
-                "ingested"
-            );
-            Ok(Taken::Ingested(counts))
+            // The rows and the record are committed: should the move fail (or the process die
+            // before it), the file left in the inbox has bytes already ingested, which the next
+            // run archives without effect.
+            let unmoved = match inbox::move_into(&file.path, &archive, None) {
+                Ok(to) => {
+                    tracing::info!(
+                        file = %file.name,
+                        received = counts.received,
+                        staged = counts.staged,
+                        duplicate = counts.duplicate,
+                        rejected = counts.rejected,
+                        archived = %to.display(),
+                        "ingested"
+                    );
+                    None
+                }
+                Err(e) => {
+                    let why = format!(
+                        "{e}; its rows are staged, and the next run archives it without effect"
+                    );
+                    tracing::error!(file = %file.name, "ingested, but left in the inbox: {why}");
+                    Some(why)
+                }
+            };
+            Ok(Taken::Ingested { counts, unmoved })
         }
         Err(Abort::Failed(problems)) => {
             let lines: Vec<String> = problems
                 .iter()
                 .map(|p| orders::problem_line(&file.name, p))
                 .collect();
-            let text = lines.join("\n");
-            staging::record_failed(ctx.conn, &file.name, &sha256, date, &text)?;
-            let to = inbox::move_into(&file.path, &intake.failed)
-                .map_err(|e| io_error(&file.path, e))?;
-            let moved_name = to
-                .file_name()
-                .and_then(|n| n.to_str())
-                .expect("moved under a UTF-8 name");
-            let reasons = intake.failed.join(format!("{moved_name}.error.txt"));
-            write_atomically(&reasons, |out| writeln!(out, "{text}"))
-                .map_err(|e| io_error(&reasons, e))?;
-            tracing::error!(file = %file.name, failed = %to.display(), "the file failed as a whole:\n{text}");
-            Ok(Taken::Failed)
+            fail_entry(
+                ctx,
+                date,
+                &file.name,
+                &file.path,
+                &sha256,
+                &lines.join("\n"),
+            )
         }
         Err(Abort::Changed) => {
             tracing::warn!(file = %file.name, "changed while being read: left for the next run");
             Ok(Taken::Changed)
         }
         Err(Abort::Duplicate) => {
-            let to = inbox::move_into(&file.path, &archive).map_err(|e| io_error(&file.path, e))?;
-            tracing::info!(file = %file.name, archived = %to.display(), "ingested meanwhile: archived without effect");
-            Ok(Taken::Duplicate)
+            let unmoved = archive_file(
+                file,
+                &archive,
+                "ingested meanwhile: archived without effect",
+            );
+            Ok(Taken::Duplicate { unmoved })
         }
         Err(Abort::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(Taken::Changed),
-        Err(Abort::Io(e)) => Err(io_error(&file.path, e)),
-        Err(Abort::Db(e)) => Err(e.into()),
+        Err(Abort::Io(e)) => {
+            let reason = format!("{}: cannot be read: {e}", file.name);
+            fail_entry(ctx, date, &file.name, &file.path, &sha256, &reason)
+        }
+        Err(Abort::Db(e)) => match refusal(ctx.conn, e) {
+            Ok(why) => {
+                let reason = format!("{}: the database refused the file: {why}", file.name);
+                fail_entry(ctx, date, &file.name, &file.path, &sha256, &reason)
+            }
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+/// Moves a file whose bytes are already ingested to the archive; `Some(why)` if it could not.
+fn archive_file(file: &Candidate, archive: &Path, what: &str) -> Option<String> {
+    match inbox::move_into(&file.path, archive, None) {
+        Ok(to) => {
+            tracing::info!(file = %file.name, archived = %to.display(), "{what}");
+            None
+        }
+        Err(e) => {
+            let why = format!("{e}; its bytes are ingested, the next run archives it");
+            tracing::error!(file = %file.name, "left in the inbox: {why}");
+            Some(why)
+        }
+    }
+}
+
+/// An inbox entry that is not a regular file: never opened, moved to failed/ saying so.
+fn take_stray(ctx: &mut JobContext<'_>, date: NaiveDate, stray: &Stray) -> Result<Taken> {
+    let reason = format!(
+        "{}: is {}, not a regular file: it was not read (an order file must be a regular file \
+         in the inbox itself)",
+        stray.name, stray.what
+    );
+    fail_entry(ctx, date, &stray.name, &stray.path, "", &reason)
+}
+
+/// Whether a database error while staging a file is the file's own (its reason, to fail the
+/// file with) or the database's (returned, to end the run): a lost connection, a
+/// serialization failure, a read-only database are not the file's fault. The file's
+/// transaction is already rolled back; a connection that no longer answers ends the run.
+fn refusal(
+    conn: &mut PgConnection,
+    error: diesel::result::Error,
+) -> std::result::Result<String, diesel::result::Error> {
+    use diesel::result::{DatabaseErrorKind as Kind, Error as DbError};
+    let info = match &error {
+        DbError::DatabaseError(
+            Kind::ClosedConnection
+            | Kind::UnableToSendCommand
+            | Kind::SerializationFailure
+            | Kind::ReadOnlyTransaction,
+            _,
+        ) => return Err(error),
+        DbError::DatabaseError(_, info) => info,
+        _ => return Err(error),
+    };
+    if diesel::sql_query("SELECT 1").execute(conn).is_err() {
+        return Err(error);
+    }
+    // The message only: the details may repeat a whole row, however long.
+    let mut why: String = info.message().chars().take(500).collect();
+    for (what, name) in [
+        ("table", info.table_name()),
+        ("column", info.column_name()),
+        ("constraint", info.constraint_name()),
+    ] {
+        if let Some(name) = name {
+            why.push_str(&format!(" ({what} {name})"));
+        }
+    }
+    Ok(why)
+}
+
+/// Why recording a failed file was undone.
+enum FailAbort {
+    Db(diesel::result::Error),
+    Move(inbox::MoveError),
+}
+
+impl From<diesel::result::Error> for FailAbort {
+    fn from(e: diesel::result::Error) -> Self {
+        FailAbort::Db(e)
+    }
+}
+
+/// Fails an inbox entry as a whole: its record and its move to failed/ (beside
+/// `<name>.error.txt` holding `reasons`) happen together or not at all. The record is
+/// written first and committed last, after the move: a move that cannot complete is undone
+/// and rolls the record back (the entry stays in the inbox for the next run, `Unmoved`), and
+/// a crash before the commit leaves the entry in failed/ with its reasons but no record,
+/// never a record of a file still in the inbox.
+fn fail_entry(
+    ctx: &mut JobContext<'_>,
+    date: NaiveDate,
+    name: &str,
+    path: &Path,
+    sha256: &str,
+    reasons: &str,
+) -> Result<Taken> {
+    let failed = &ctx.config.intake.failed;
+    let mut moved: Option<std::path::PathBuf> = None;
+    let recorded = ctx.conn.transaction(|conn| {
+        staging::record_failed(conn, name, sha256, date, reasons)?;
+        let to = inbox::move_into(path, failed, Some(reasons)).map_err(FailAbort::Move)?;
+        moved = Some(to);
+        Ok::<_, FailAbort>(())
+    });
+    match recorded {
+        Ok(()) => {
+            let to = moved.unwrap_or_default();
+            tracing::error!(file = %name, failed = %to.display(), "the file failed as a whole:\n{reasons}");
+            Ok(Taken::Failed)
+        }
+        Err(FailAbort::Move(e)) => {
+            let why = format!("{e}; it failed as a whole:\n{reasons}");
+            tracing::error!(file = %name, "failed, but left in the inbox: {why}");
+            Ok(Taken::Unmoved(why))
+        }
+        Err(FailAbort::Db(e)) => {
+            // The commit itself failed after the move: put the entry back (best effort).
+            if let Some(to) = moved
+                && inbox::move_back(&to, path).is_ok()
+            {
+                let _ = std::fs::remove_file(inbox::reasons_path(&to));
+            }
+            Err(e.into())
+        }
     }
 }
 
@@ -258,7 +430,14 @@ fn parse_file(
         let _ = out.send(Parsed::Failed(problems));
         Ok(())
     };
-    let mut reader = CsvReader::from_reader(progress_reader(path, file.stamp.len)?)?;
+    let Some(source) = progress_reader(path, file.stamp.len)? else {
+        // Swapped for a link, a FIFO or a folder since the scan: left for the next scan.
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no longer a regular file",
+        ));
+    };
+    let mut reader = CsvReader::from_reader(source)?;
     let mut record = csv::ByteRecord::new();
     let header_line = match reader.next_byte_record(&mut record) {
         Ok(Some(line)) => line,
@@ -275,15 +454,23 @@ fn parse_file(
             )]);
         }
         Err(e) => {
-            let line = error_line(&e).unwrap_or(1);
             return failed(vec![FileProblem::at(
                 path,
-                line,
+                e.line,
                 None,
-                format!("unreadable header: {e}"),
+                format!("unreadable header: {}", e.message()),
             )]);
         }
     };
+    if let Some((field, bytes)) = long_field(record.iter()) {
+        return failed(vec![orders::field_problem(
+            None,
+            path,
+            header_line,
+            field,
+            &long_field_message(bytes),
+        )]);
+    }
     if let Some(field) = nul_field(record.iter()) {
         return failed(vec![orders::field_problem(
             None,
@@ -307,6 +494,7 @@ fn parse_file(
     let mut rejects: Vec<NewReject> = Vec::new();
     let mut problems: Vec<FileProblem> = Vec::new();
     let mut unlisted = 0usize;
+    let mut batch_bytes = 0usize;
     let mut problem = |problems: &mut Vec<FileProblem>, p: FileProblem| {
         if problems.len() < MAX_PROBLEMS {
             problems.push(p);
@@ -319,14 +507,21 @@ fn parse_file(
             Ok(None) => break,
             Ok(Some(line)) => line,
             Err(e) => {
-                let line = error_line(&e).unwrap_or(0);
                 problem(
                     &mut problems,
-                    FileProblem::at(path, line, None, e.to_string()),
+                    FileProblem::at(path, e.line, None, e.message()),
                 );
                 break;
             }
         };
+        if let Some((field, bytes)) = long_field(record.iter()) {
+            problem(
+                &mut problems,
+                orders::field_problem(Some(&map), path, line, field, &long_field_message(bytes)),
+            );
+            continue;
+        }
+        batch_bytes += record.as_slice().len();
         if let Some(field) = nul_field(record.iter()) {
             problem(
                 &mut problems,
@@ -350,7 +545,8 @@ fn parse_file(
             Row::Parsed(row) => staged.push(NewStaged::new(file_id, row)),
             Row::Malformed(row) => rejects.push(NewReject::malformed(date, file_id, row)),
         }
-        if staged.len() >= BATCH_ROWS || rejects.len() >= BATCH_ROWS {
+        if staged.len() >= BATCH_ROWS || rejects.len() >= BATCH_ROWS || batch_bytes >= BATCH_BYTES {
+            batch_bytes = 0;
             let batch = Parsed::Rows {
                 staged: std::mem::replace(&mut staged, Vec::with_capacity(BATCH_ROWS)),
                 rejects: std::mem::take(&mut rejects),
@@ -392,11 +588,14 @@ fn stage_rows(
     Ok(())
 }
 
-/// The file as a byte source, drawing a progress bar for a large file on a terminal.
-fn progress_reader(path: &Path, len: u64) -> std::io::Result<Box<dyn Read>> {
-    let file = File::open(path)?;
+/// The file as a byte source, drawing a progress bar for a large file on a terminal; `None`
+/// when it is no longer a regular file.
+fn progress_reader(path: &Path, len: u64) -> std::io::Result<Option<Box<dyn Read>>> {
+    let Some(file) = inbox::open_regular(path)? else {
+        return Ok(None);
+    };
     if len < PROGRESS_BYTES || !std::io::stderr().is_terminal() {
-        return Ok(Box::new(file));
+        return Ok(Some(Box::new(file)));
     }
     let bar = indicatif::ProgressBar::new(len);
     bar.set_style(
@@ -408,5 +607,5 @@ fn progress_reader(path: &Path, len: u64) -> std::io::Result<Box<dyn Read>> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
     );
-    Ok(Box::new(bar.wrap_read(file)))
+    Ok(Some(Box::new(bar.wrap_read(file))))
 }

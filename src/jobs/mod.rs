@@ -84,6 +84,9 @@ pub struct JobOutcome {
     pub counts: BTreeMap<&'static str, i64>,
     /// Input files that failed as a whole (the run then exits 65).
     pub failed_files: Vec<String>,
+    /// Inbox files that could not be moved to archive/ or failed/ (each with the paths and
+    /// the reason): left in the inbox for the next run; the run then exits 1.
+    pub unmoved_files: Vec<String>,
 }
 
 impl JobOutcome {
