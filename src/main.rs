@@ -20,7 +20,7 @@ use subsweep::{demo, serve, status};
 ///
 /// Finance drops order CSV files into the inbox; the nightly jobs ingest them, apply the
 /// purchase and cancellation rules, roll billing periods, convert trials, expire suspended
-/// data and write prorated invoice files. See README.md and SPEC.md.
+/// data and write prorated invoice files. See README.md and the docs/ folder.
 #[derive(Parser)]
 #[command(name = "subsweep", version, about, long_about)]
 struct Cli {
