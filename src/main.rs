@@ -22,7 +22,7 @@ use subsweep::{demo, serve, status};
 ///
 /// Finance drops order CSV files into the inbox; the nightly jobs ingest them, apply the
 /// purchase and cancellation rules, roll billing periods, convert trials, expire suspended
-/// data and write prorated invoice files. See README.md and SPEC.md.
+/// data and write prorated invoice files. See README.md and the docs/ folder.
 #[derive(Parser)]
 #[command(name = "subsweep", version, about, long_about)]
 struct Cli {
@@ -208,7 +208,7 @@ fn yesterday() -> NaiveDate {
     today().pred_opt().expect("today has a yesterday")
 }
 
-/// Refuses a logical date after today (SPEC section 9): invoices emitted for it could never be
+/// Refuses a logical date after today: invoices emitted for it could never be
 /// taken back, so a mistyped year must stop here. `--allow-future` is for simulations.
 fn refuse_future(date: NaiveDate, allow_future: bool) -> Result<()> {
     let today = today();

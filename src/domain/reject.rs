@@ -67,6 +67,44 @@ impl fmt::Display for RejectCode {
     }
 }
 
+impl RejectCode {
+    /// Every code, in declaration order: what the documentation is checked against
+    /// (`tests/docs.rs` also checks that this lists every variant).
+    pub const ALL: &'static [RejectCode] = &[
+        RejectCode::MalformedRow,
+        RejectCode::DuplicateLine,
+        RejectCode::UnknownCustomer,
+        RejectCode::UnknownOffer,
+        RejectCode::RoleNotPermitted,
+        RejectCode::OfferNotAvailableViaCsp,
+        RejectCode::OfferNotTransactable,
+        RejectCode::OfferExclusive,
+        RejectCode::CountryNotSupported,
+        RejectCode::SegmentNotEligible,
+        RejectCode::CurrencyMismatch,
+        RejectCode::AddonRequiresBase,
+        RejectCode::UnknownSubscription,
+        RejectCode::AddonPartnerType,
+        RejectCode::AddonNotEligible,
+        RejectCode::BaseNotActive,
+        RejectCode::ReactivateInstead,
+        RejectCode::OnePerCustomer,
+        RejectCode::InvalidQuantity,
+        RejectCode::InvalidTransition,
+        RejectCode::DataExpired,
+        RejectCode::EventOutOfRange,
+    ];
+}
+
+// `ALL` is in declaration order, without gaps or repeats.
+const _: () = {
+    let mut i = 0;
+    while i < RejectCode::ALL.len() {
+        assert!(RejectCode::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
 /// A rejected row's code and a message saying what was wrong and what would fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reject {
