@@ -61,17 +61,24 @@ pub fn run(config_path: &Path, out: &mut dyn Write) -> Result<DemoReport> {
     let inbox = workspace.join("inbox");
     fs::create_dir_all(&inbox)?;
     copy_inbox(&fixtures.join("inbox"), &inbox)?;
-    let config_file = workspace.join("jobs.toml");
-    fs::write(&config_file, demo_config(&data_dir))?;
-    let config = Config::load(&config_file)?;
-
-    let cluster = EmbeddedCluster::ensure_running(&config.database.data_dir, Durability::Durable)
+    let cluster = EmbeddedCluster::ensure_running(&data_dir, Durability::Durable)
         .map_err(store::ConnectError::from)?;
+    if std::env::var("DATABASE_URL").is_ok_and(|u| !u.trim().is_empty()) {
+        tracing::warn!(
+            "DATABASE_URL is not used by the demo: it runs on its own embedded cluster, \
+             database {DEMO_DATABASE}"
+        );
+    }
     recreate_database(&cluster.url("postgres"))?;
     let url = cluster.url(DEMO_DATABASE);
+    // The workspace's jobs.toml names the demo's database, so commands run with it see the
+    // demo's data (and its out/ folder is claimed by that database alone).
+    let config_file = workspace.join("jobs.toml");
+    fs::write(&config_file, demo_config(&cluster.data_dir, &url))?;
+    let config = Config::load(&config_file)?;
     let app = App {
         config,
-        database: DatabaseLocation::Url(url),
+        database: DatabaseLocation::Url(url.clone()),
     };
     writeln!(
         out,
@@ -102,7 +109,7 @@ pub fn run(config_path: &Path, out: &mut dyn Write) -> Result<DemoReport> {
         summary.jobs_run
     )?;
     summary.into_result()?;
-    write_summary(out, runner.conn(), &app.config)?;
+    write_summary(out, runner.conn(), &app.config, &url)?;
     Ok(DemoReport {
         workspace,
         database: DEMO_DATABASE.to_string(),
@@ -152,11 +159,9 @@ fn copy_inbox(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-fn demo_config(data_dir: &Path) -> String {
-    let data_dir = data_dir
-        .to_string_lossy()
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
+fn demo_config(data_dir: &Path, url: &str) -> String {
+    let data_dir = toml::Value::String(data_dir.to_string_lossy().into_owned());
+    let url = toml::Value::String(url.to_string());
     format!(
         r#"# Written by `subsweep demo`; rewritten on every run.
 [partner]
@@ -164,7 +169,10 @@ id = "{DEMO_PARTNER}"
 type = "direct_bill"
 
 [database]
-data_dir = "{data_dir}"
+# The demo's own database in the embedded cluster (DATABASE_URL and --database-url win
+# over it: the commands the demo prints pass it when DATABASE_URL is set).
+url = {url}
+data_dir = {data_dir}
 
 [intake]
 inbox = "inbox"
@@ -196,7 +204,12 @@ struct Count {
     n: i64,
 }
 
-fn write_summary(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> Result<()> {
+fn write_summary(
+    out: &mut dyn Write,
+    conn: &mut PgConnection,
+    config: &Config,
+    url: &str,
+) -> Result<()> {
     let statuses: Vec<Count> = diesel::sql_query(
         "SELECT status || CASE WHEN in_trial THEN ' (trial)' ELSE '' END AS label, count(*) AS n \
          FROM subscriptions GROUP BY 1 ORDER BY 1",
@@ -241,10 +254,33 @@ fn write_summary(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) 
         config.intake.archive.display(),
         config.path.display()
     )?;
-    writeln!(
-        out,
-        "demo: look around with `subsweep --config {} status` or `... subscriptions`",
-        config.path.display()
-    )?;
+    // DATABASE_URL would win over the workspace's [database].url: then the commands name the
+    // demo's database themselves (its URL holds no password: the cluster trusts its socket).
+    let mut base = format!(
+        "subsweep --config {}",
+        shell_word(&config.path.to_string_lossy())
+    );
+    if std::env::var("DATABASE_URL").is_ok_and(|u| !u.trim().is_empty()) {
+        base.push_str(&format!(
+            " --database-url {}",
+            shell_word(&store::redact(url))
+        ));
+    }
+    writeln!(out, "demo: look around the demo's data with")?;
+    writeln!(out, "demo:   {base} status")?;
+    writeln!(out, "demo:   {base} subscriptions")?;
     Ok(())
+}
+
+/// `text` as one word for a POSIX shell: bare when it is plainly safe, else single-quoted.
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:=@%,+".contains(c));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }

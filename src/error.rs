@@ -16,6 +16,8 @@ pub enum Exit {
     DatabaseUnreachable = 69,
     JobHeld = 75,
     BadConfiguration = 78,
+    /// Stopped by SIGINT or SIGTERM (128 + 2, as a shell reports Ctrl-C).
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {
@@ -39,6 +41,9 @@ pub enum Error {
     /// Another process holds the job.
     #[error("{0}")]
     JobHeld(String),
+    /// SIGINT or SIGTERM stopped the run; the job in flight was rolled back.
+    #[error("{0}")]
+    Interrupted(String),
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
     /// The database connection went away while a command was using it (exit 69): the
@@ -63,6 +68,7 @@ impl Error {
             Error::InputFailed(_) => Exit::InputFailed,
             Error::JobHeld(_) => Exit::JobHeld,
             Error::ConnectionLost(_) => Exit::DatabaseUnreachable,
+            Error::Interrupted(_) => Exit::Interrupted,
             Error::Database(_) | Error::Other(_) => Exit::Failure,
         }
     }

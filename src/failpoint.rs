@@ -36,3 +36,10 @@ pub fn hit(name: &str) {
         }
     }
 }
+
+/// Whether the failpoint `name` is armed (for failpoints that do something other than abort,
+/// such as `<job>:pause`, which holds the job inside its transaction for a minute so a test
+/// can look at a live run or interrupt it).
+pub fn armed(name: &str) -> bool {
+    std::env::var_os("SUBSWEEP_FAILPOINT").is_some_and(|armed| armed == name)
+}

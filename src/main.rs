@@ -2,6 +2,7 @@
 //! codes. The only place that reads the clock (to turn "yesterday" into a date, and to refuse
 //! a logical date after today).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -198,6 +199,20 @@ fn init_logging(format: LogFormat, default_level: &str) {
     }
 }
 
+/// `subscriptions --customer ID` printed the header only: says why on standard error (the
+/// customer is unknown, or has no subscriptions); the exit code stays 0.
+fn say_no_subscriptions(conn: &mut diesel::PgConnection, id: &str) -> Result<()> {
+    let known = !store::catalog::load_customers(conn, &[id.to_string()])?.is_empty();
+    if known {
+        tracing::warn!("customer {id} has no subscriptions");
+    } else {
+        tracing::warn!(
+            "no customer {id} is known (customers come from `subsweep load-customers FILE`)"
+        );
+    }
+    Ok(())
+}
+
 /// The CLI edge's clock read: today in UTC.
 fn today() -> NaiveDate {
     Utc::now().date_naive()
@@ -224,37 +239,49 @@ fn refuse_future(date: NaiveDate, allow_future: bool) -> Result<()> {
 
 fn run(cli: Cli) -> Result<Exit> {
     let url = cli.database_url.as_deref();
+    // A reader that goes away (`| head`) ends the output, not the command.
+    let mut out = subsweep::stdout::QuietPipe::stdout();
+    let out = &mut out;
     match cli.command {
         Command::Migrate => {
             let app = App::open(&cli.config, url)?;
             let mut conn = store::connect(&app.database.url())?;
             let ran = store::migrate(&mut conn).map_err(Error::Other)?;
-            println!("{ran} migration(s) applied to {}", app.database.describe());
+            writeln!(
+                out,
+                "{ran} migration(s) applied to {}",
+                app.database.describe()
+            )?;
             Ok(Exit::Done)
         }
         Command::LoadCatalog { file } => {
             let offers = catalog::read_offers(&file)?;
             let app = App::open(&cli.config, url)?;
             let written = store::catalog::upsert_offers(&mut app.connect()?, &offers)?;
-            println!("{written} offer(s) loaded from {}", file.display());
+            writeln!(out, "{written} offer(s) loaded from {}", file.display())?;
             Ok(Exit::Done)
         }
         Command::LoadCustomers { file } => {
             let customers = catalog::read_customers(&file)?;
             let app = App::open(&cli.config, url)?;
             let written = store::catalog::upsert_customers(&mut app.connect()?, &customers)?;
-            println!("{written} customer(s) loaded from {}", file.display());
+            writeln!(out, "{written} customer(s) loaded from {}", file.display())?;
             Ok(Exit::Done)
         }
         Command::Subscriptions { customer, as_of } => {
             let app = App::open(&cli.config, url)?;
             let mut conn = app.connect()?;
             let list = store::subscriptions::list(&mut conn, customer.as_deref())?;
+            if let Some(id) = customer.as_deref()
+                && list.is_empty()
+            {
+                say_no_subscriptions(&mut conn, id)?;
+            }
             let as_of = match as_of {
                 Some(d) => d,
                 None => store::clock::processed_through(&mut conn)?.unwrap_or_else(yesterday),
             };
-            output::subscriptions::write_csv(&mut std::io::stdout().lock(), &list, as_of)?;
+            output::subscriptions::write_csv(out, &list, as_of)?;
             Ok(Exit::Done)
         }
         Command::Run {
@@ -267,6 +294,7 @@ fn run(cli: Cli) -> Result<Exit> {
             refuse_future(date, allow_future)?;
             let app = App::open(&cli.config, url)?;
             let mut runner = Runner::open(&app, Trigger::Cli, &format!("run {job} {date}"))?;
+            runner.stop_on_signals()?;
             let mut summary = Summary::default();
             summary.add(&runner.run(job, date, force)?);
             summary.into_result()?;
@@ -281,6 +309,7 @@ fn run(cli: Cli) -> Result<Exit> {
             refuse_future(date, allow_future)?;
             let app = App::open(&cli.config, url)?;
             let mut runner = Runner::open(&app, Trigger::Cli, &format!("nightly {date}"))?;
+            runner.stop_on_signals()?;
             runner.nightly(date, force)?.into_result()?;
             Ok(Exit::Done)
         }
@@ -299,22 +328,18 @@ fn run(cli: Cli) -> Result<Exit> {
             let app = App::open(&cli.config, url)?;
             if dry_run {
                 let mut conn = store::connect(&app.database.url())?;
-                status::write_backfill_plan(
-                    &mut std::io::stdout().lock(),
-                    &mut conn,
-                    &app.config,
-                    from,
-                    to,
-                )?;
+                status::write_backfill_plan(out, &mut conn, &app.config, from, to)?;
                 return Ok(Exit::Done);
             }
             let mut runner =
                 Runner::open(&app, Trigger::Backfill, &format!("backfill {from}..{to}"))?;
+            runner.stop_on_signals()?;
             let summary = runner.backfill(from, to)?;
-            println!(
+            writeln!(
+                out,
                 "backfill {from}..{to}: {} job run(s), {} already done",
                 summary.jobs_run, summary.jobs_skipped
-            );
+            )?;
             summary.into_result()?;
             Ok(Exit::Done)
         }
@@ -326,17 +351,17 @@ fn run(cli: Cli) -> Result<Exit> {
         Command::Status => {
             let app = App::open(&cli.config, url)?;
             let mut conn = app.connect()?;
-            status::write(&mut std::io::stdout().lock(), &mut conn, &app.config)?;
+            status::write(out, &mut conn, &app.config)?;
             Ok(Exit::Done)
         }
         Command::Generate {
             customers,
             orders,
             seed,
-            out,
             start,
             days,
             partner,
+            out: folder,
         } => {
             let plan = subsweep::generate::Plan {
                 customers,
@@ -346,17 +371,26 @@ fn run(cli: Cli) -> Result<Exit> {
                 start,
                 days,
             };
-            let written = subsweep::generate::generate(&plan, &out)?;
-            println!(
+            let written = subsweep::generate::generate(&plan, &folder)?;
+            writeln!(
+                out,
                 "{} order row(s) in {} file(s), {customers} customer(s), written to {}",
                 written.rows,
                 written.files,
-                out.display()
-            );
+                folder.display()
+            )?;
             Ok(Exit::Done)
         }
         Command::Demo => {
-            demo::run(&cli.config, &mut std::io::stdout().lock())?;
+            if cli.database_url.is_some() {
+                return Err(Error::Usage(
+                    "demo runs on its own embedded cluster and database and takes no \
+                     --database-url: drop the option (to use your server, run migrate, \
+                     load-catalog, load-customers and backfill with --database-url)"
+                        .to_string(),
+                ));
+            }
+            demo::run(&cli.config, out)?;
             Ok(Exit::Done)
         }
     }

@@ -19,9 +19,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::failpoint;
 use crate::jobs::{self, JobContext, JobName, JobOutcome};
 use crate::store::{self, ledger};
+use crate::{failpoint, interrupt, output_folder};
 
 /// The first key of subsweep's advisory locks (`'SUBS'`); the second is the job's index.
 const LOCK_CLASS: i32 = 0x5355_4253;
@@ -113,25 +113,39 @@ pub struct Runner<'a> {
     locks: PgConnection,
     held: BTreeSet<JobName>,
     trigger: Trigger,
+    /// The backend pid of the lock connection, recorded with each attempt.
+    lock_pid: i32,
 }
 
 impl<'a> Runner<'a> {
-    /// Connects (migrating the schema if needed) and names the session after the command, so a
-    /// second process can say who holds a job.
+    /// Connects (migrating the schema if needed), makes sure the output folder is this
+    /// database's (exit 78 otherwise) and names the session after the command, so a second
+    /// process can say who holds a job.
     pub fn open(app: &'a App, trigger: Trigger, command: &str) -> Result<Runner<'a>> {
-        let work = app.connect()?;
+        let mut work = app.connect()?;
+        output_folder::claim(&mut work, &app.config, &app.database.describe())?;
         let mut locks = store::connect(&app.database.url())?;
         let name = format!("subsweep {command} (pid {})", std::process::id());
         diesel::sql_query("SELECT set_config('application_name', $1, false)")
             .bind::<Text, _>(&name)
             .execute(&mut locks)?;
+        let lock_pid = backend_pid(&mut locks)?;
         Ok(Runner {
             app,
             work,
             locks,
             held: BTreeSet::new(),
             trigger,
+            lock_pid,
         })
+    }
+
+    /// From now on SIGINT and SIGTERM roll the job in flight back, record it as interrupted
+    /// and end the run with [`Error::Interrupted`] (exit 130). For `run`, `nightly` and
+    /// `backfill`; `serve` handles its signals itself.
+    pub fn stop_on_signals(&mut self) -> Result<()> {
+        let pid = backend_pid(&mut self.work)?;
+        interrupt::install(self.app.database.url(), pid)
     }
 
     /// The work connection (for read-only questions after a run).
@@ -209,6 +223,12 @@ impl<'a> Runner<'a> {
 
     /// Runs `job` for `date` (taking its lock if not held yet).
     pub fn run(&mut self, job: JobName, date: NaiveDate, force: bool) -> Result<Ran> {
+        if interrupt::requested() {
+            return Err(Error::Interrupted(format!(
+                "interrupted before {job} for {date}: {}",
+                rerun_hint(job, date, self.trigger.as_str())
+            )));
+        }
         self.hold(&[job])?;
         let name = job.as_str();
         let previous = ledger::get(&mut self.work, name, date)?;
@@ -234,7 +254,13 @@ impl<'a> Runner<'a> {
         }
 
         let started = Instant::now();
-        let attempt = ledger::start(&mut self.work, name, date, self.trigger.as_str())?;
+        let attempt = ledger::start(
+            &mut self.work,
+            name,
+            date,
+            self.trigger.as_str(),
+            self.lock_pid,
+        )?;
         let result = self.execute(job, date);
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match result {
@@ -251,6 +277,38 @@ impl<'a> Runner<'a> {
                     "job run"
                 );
                 Ok(Ran::Done(outcome))
+            }
+            Err(_) if interrupt::requested() => {
+                let message = format!(
+                    "interrupted and rolled back: {}",
+                    rerun_hint(job, date, self.trigger.as_str())
+                );
+                // A cancel the watcher sent may still land on the first statement after the
+                // rollback: try the ledger once more.
+                for _ in 0..2 {
+                    if ledger::finish(
+                        &mut self.work,
+                        name,
+                        date,
+                        "interrupted",
+                        "{}",
+                        Some(&message),
+                    )
+                    .is_ok()
+                    {
+                        break;
+                    }
+                }
+                tracing::warn!(
+                    job = name,
+                    date = %date,
+                    status = "interrupted",
+                    attempt,
+                    trigger = self.trigger.as_str(),
+                    elapsed_ms,
+                    "job run"
+                );
+                Err(Error::Interrupted(format!("{job} for {date} {message}")))
             }
             Err(e) => {
                 let rolled_back = if job.is_one_transaction() {
@@ -284,7 +342,12 @@ impl<'a> Runner<'a> {
         let config = &self.app.config;
         let name = job.as_str();
         let finish = |conn: &mut PgConnection, outcome: &JobOutcome| -> Result<()> {
+            pause_if_armed(conn, name)?;
             failpoint::hit(&format!("{name}:before-commit"));
+            if interrupt::requested() {
+                // Rolls the job's transaction back (the caller records the interruption).
+                return Err(Error::Interrupted(format!("{name} for {date} interrupted")));
+            }
             ledger::finish(conn, name, date, "succeeded", &counts_json(outcome), None)?;
             Ok(())
         };
@@ -344,6 +407,55 @@ impl<'a> Runner<'a> {
         bar.finish_and_clear();
         Ok(summary)
     }
+}
+
+/// Test-only: with `SUBSWEEP_FAILPOINT=<job>:pause` the job, its work done but not committed,
+/// waits a minute in a statement (so a signal's cancel ends it like any long statement).
+fn pause_if_armed(conn: &mut PgConnection, job: &str) -> Result<()> {
+    let name = format!("{job}:pause");
+    if failpoint::armed(&name) {
+        eprintln!("subsweep: failpoint {name} hit, pausing");
+        diesel::sql_query("SELECT pg_sleep(60)").execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The command that finishes what an interrupted run of `job` for `date` left.
+pub fn rerun_hint(job: JobName, date: NaiveDate, trigger: &str) -> String {
+    match (job, trigger) {
+        (_, "backfill") => {
+            format!("run the same `subsweep backfill` again (it resumes at {job} for {date})")
+        }
+        _ => format!("run `subsweep nightly --date {date}` again"),
+    }
+}
+
+/// Whether the run recorded with lock session `lock_pid` is alive: that session still holds
+/// `job`'s advisory lock. Read-only (pg_locks), so it never disturbs the holder. Without a
+/// recorded session, any holder counts.
+pub fn run_is_alive(conn: &mut PgConnection, job: JobName, lock_pid: Option<i32>) -> Result<bool> {
+    let held: Locked = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks l \
+           WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::oid \
+             AND l.objid = $2::oid AND ($3::int IS NULL OR l.pid = $3) \
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) \
+         AS locked",
+    )
+    .bind::<BigInt, _>(i64::from(LOCK_CLASS))
+    .bind::<BigInt, _>(i64::from(lock_key(job)))
+    .bind::<Nullable<Integer>, _>(lock_pid)
+    .get_result(conn)?;
+    Ok(held.locked)
+}
+
+fn backend_pid(conn: &mut PgConnection) -> Result<i32> {
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = Integer)]
+        pid: i32,
+    }
+    let row: Pid = diesel::sql_query("SELECT pg_backend_pid() AS pid").get_result(conn)?;
+    Ok(row.pid)
 }
 
 /// The job that must have succeeded for the same date first (ingest stands outside the

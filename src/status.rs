@@ -9,8 +9,10 @@ use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text};
 
 use crate::config::Config;
 use crate::domain::invoicing;
+use crate::domain::lifecycle::Step;
 use crate::error::Result;
 use crate::jobs::JobName;
+use crate::runner::{rerun_hint, run_is_alive};
 use crate::store::{clock, ledger};
 
 #[derive(QueryableByName)]
@@ -46,7 +48,7 @@ pub fn write(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> R
     writeln!(out, "Recent job runs (newest first):")?;
     writeln!(
         out,
-        "  {:<18} {:<10} {:<9} {:>7} {:<8} {:<20} counts / error",
+        "  {:<18} {:<10} {:<11} {:>7} {:<8} {:<20} counts / error",
         "job", "date", "status", "attempt", "trigger", "finished (UTC)"
     )?;
     let runs = ledger::recent(conn, 30)?;
@@ -58,11 +60,11 @@ pub fn write(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> R
             .finished_at
             .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_else(|| "-".into());
-        let detail = run.error.unwrap_or(run.counts);
+        let (status, detail) = run_state(conn, &run)?;
         writeln!(
             out,
-            "  {:<18} {:<10} {:<9} {:>7} {:<8} {:<20} {}",
-            run.job, run.logical_date, run.status, run.attempt, run.trigger, finished, detail
+            "  {:<18} {:<10} {:<11} {:>7} {:<8} {:<20} {}",
+            run.job, run.logical_date, status, run.attempt, run.trigger, finished, detail
         )?;
     }
 
@@ -71,8 +73,9 @@ pub fn write(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> R
     match carried {
         Some(at) => writeln!(
             out,
-            "  subscription state carried through {} ({:?})",
-            at.date, at.step
+            "  subscription state carried through {} ({})",
+            at.date,
+            step_words(at.step)
         )?,
         None => writeln!(out, "  no logical date processed yet")?,
     }
@@ -145,6 +148,37 @@ pub fn write(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> R
         }
     }
     Ok(())
+}
+
+/// The status a ledger row stands for and its detail. A `running` row whose process no longer
+/// holds the job's lock was interrupted (killed, crashed, lost its connection): it says so and
+/// what to run.
+fn run_state(conn: &mut PgConnection, run: &ledger::JobRun) -> Result<(&'static str, String)> {
+    let job = run.job.parse::<JobName>().ok();
+    let hint = |job: JobName| rerun_hint(job, run.logical_date, &run.trigger);
+    Ok(match (run.status.as_str(), job) {
+        ("running", Some(job)) if !run_is_alive(conn, job, run.lock_pid)? => {
+            ("interrupted", format!("interrupted: {}", hint(job)))
+        }
+        ("running", _) => ("running", "-".to_string()),
+        ("succeeded", _) => ("succeeded", run.counts.clone()),
+        ("interrupted", Some(job)) => ("interrupted", format!("interrupted: {}", hint(job))),
+        ("interrupted", None) => ("interrupted", "interrupted".to_string()),
+        _ => (
+            "failed",
+            run.error.clone().unwrap_or_else(|| run.counts.clone()),
+        ),
+    })
+}
+
+/// What the state clock's step means, in words.
+fn step_words(step: Step) -> &'static str {
+    match step {
+        Step::TrialConversions => "after trial conversions",
+        Step::Renewals => "after renewals",
+        Step::SuspensionExpiry => "after suspension expiry",
+        Step::Orders => "after the day's orders",
+    }
 }
 
 fn inbox_waiting(config: &Config) -> usize {

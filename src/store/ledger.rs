@@ -19,6 +19,8 @@ pub struct JobRun {
     pub finished_at: Option<DateTime<Utc>>,
     pub counts: String,
     pub error: Option<String>,
+    /// The database session holding the job's lock during the attempt.
+    pub lock_pid: Option<i32>,
 }
 
 impl JobRun {
@@ -37,24 +39,27 @@ pub fn get(conn: &mut PgConnection, job: &str, date: NaiveDate) -> QueryResult<O
 }
 
 /// Records that an attempt starts (committed on its own, so `status` shows it while it runs
-/// and a crash leaves it `running` until the next attempt). Returns the attempt number.
+/// and a crash leaves it `running` until the next attempt). `lock_pid` is the database session
+/// holding the job's lock: while it holds it the run is alive. Returns the attempt number.
 pub fn start(
     conn: &mut PgConnection,
     job: &str,
     date: NaiveDate,
     trigger: &str,
+    lock_pid: i32,
 ) -> QueryResult<i32> {
     diesel::sql_query(
-        "INSERT INTO job_runs (job, logical_date, status, attempt, trigger, started_at) \
-         VALUES ($1, $2, 'running', 1, $3, clock_timestamp()) \
+        "INSERT INTO job_runs (job, logical_date, status, attempt, trigger, started_at, lock_pid) \
+         VALUES ($1, $2, 'running', 1, $3, clock_timestamp(), $4) \
          ON CONFLICT (job, logical_date) DO UPDATE SET status = 'running', \
            attempt = job_runs.attempt + 1, trigger = EXCLUDED.trigger, started_at = clock_timestamp(), \
-           finished_at = NULL, error = NULL \
+           finished_at = NULL, error = NULL, lock_pid = EXCLUDED.lock_pid \
          RETURNING attempt",
     )
     .bind::<diesel::sql_types::Text, _>(job)
     .bind::<diesel::sql_types::Date, _>(date)
     .bind::<diesel::sql_types::Text, _>(trigger)
+    .bind::<diesel::sql_types::Integer, _>(lock_pid)
     .get_result::<Attempt>(conn)
     .map(|a| a.attempt)
 }
@@ -65,7 +70,7 @@ struct Attempt {
     attempt: i32,
 }
 
-/// Marks the attempt finished with `status` (`succeeded` or `failed`).
+/// Marks the attempt finished with `status` (`succeeded`, `failed` or `interrupted`).
 pub fn finish(
     conn: &mut PgConnection,
     job: &str,

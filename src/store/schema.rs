@@ -89,6 +89,7 @@ diesel::table! {
         finished_at -> Nullable<Timestamptz>,
         counts -> Text,
         error -> Nullable<Text>,
+        lock_pid -> Nullable<Int4>,
     }
 }
 
@@ -116,6 +117,15 @@ diesel::table! {
         min_quantity -> Nullable<Int4>,
         max_quantity -> Nullable<Int4>,
         publisher_setup_url -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    output_owner (singleton) {
+        singleton -> Bool,
+        database_id -> Text,
+        output_dir -> Text,
+        claimed_at -> Timestamptz,
     }
 }
 
@@ -215,6 +225,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invoices,
     job_runs,
     offers,
+    output_owner,
     rejected_rows,
     staged_events,
     state_clock,
