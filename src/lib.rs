@@ -9,6 +9,7 @@ pub mod failpoint;
 pub mod generate;
 pub mod intake;
 pub mod jobs;
+pub mod logging;
 pub mod output;
 pub mod runner;
 pub mod serve;
