@@ -13,6 +13,8 @@ pub enum Exit {
     Failure = 1,
     Usage = 64,
     InputFailed = 65,
+    /// An input file named on the command line is missing or unreadable (EX_NOINPUT).
+    NoInput = 66,
     DatabaseUnreachable = 69,
     JobHeld = 75,
     BadConfiguration = 78,
@@ -38,6 +40,9 @@ pub enum Error {
     /// One or more input files failed as a whole (they are in failed/ with their reasons).
     #[error("{0}")]
     InputFailed(String),
+    /// An input file named on the command line is missing or unreadable (exit 66).
+    #[error("{0}")]
+    NoInput(String),
     /// Another process holds the job.
     #[error("{0}")]
     JobHeld(String),
@@ -66,6 +71,7 @@ impl Error {
             Error::Connect(_) => Exit::DatabaseUnreachable,
             Error::Usage(_) => Exit::Usage,
             Error::InputFailed(_) => Exit::InputFailed,
+            Error::NoInput(_) => Exit::NoInput,
             Error::JobHeld(_) => Exit::JobHeld,
             Error::ConnectionLost(_) => Exit::DatabaseUnreachable,
             Error::Interrupted(_) => Exit::Interrupted,

@@ -27,11 +27,11 @@ pub fn hit(name: &str) {
         .and_then(|ms| ms.trim().parse::<u64>().ok());
     match pause {
         Some(ms) => {
-            eprintln!("subsweep: failpoint {name} reached, pausing {ms} ms");
+            crate::logging::notice(&format!("failpoint {name} reached, pausing {ms} ms"));
             std::thread::sleep(Duration::from_millis(ms));
         }
         None => {
-            eprintln!("subsweep: failpoint {name} hit, aborting");
+            crate::logging::notice(&format!("failpoint {name} hit, aborting"));
             std::process::abort();
         }
     }

@@ -10,6 +10,7 @@ pub mod generate;
 pub mod intake;
 pub mod interrupt;
 pub mod jobs;
+pub mod logging;
 pub mod output;
 pub mod output_folder;
 pub mod runner;

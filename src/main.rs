@@ -7,12 +7,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{NaiveDate, Utc};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use subsweep::app::App;
 use subsweep::error::{Error, Exit, Result};
 use subsweep::intake::catalog;
 use subsweep::jobs::JobName;
+use subsweep::logging::{self, LogFormat};
 use subsweep::output;
 use subsweep::runner::{Runner, Summary, Trigger};
 use subsweep::store;
@@ -31,23 +33,28 @@ struct Cli {
     #[arg(long, global = true, default_value = "jobs.toml", value_name = "FILE")]
     config: PathBuf,
 
-    /// PostgreSQL URL (wins over DATABASE_URL and [database].url). With none of them,
-    /// subsweep runs its own private cluster under [database].data_dir.
-    #[arg(long, global = true, value_name = "URL")]
+    /// PostgreSQL URL (the flag wins over DATABASE_URL, which wins over [database].url).
+    /// With none of them, subsweep runs its own private cluster under [database].data_dir.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "DATABASE_URL",
+        hide_env_values = true
+    )]
     database_url: Option<String>,
 
     /// Log format on standard error.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
 
+    /// Warnings and errors only (for cron: no mail unless something needs a look). Caps
+    /// RUST_LOG as well.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Human,
-    Json,
 }
 
 #[derive(Subcommand)]
@@ -55,15 +62,23 @@ enum Command {
     /// Create or update the database schema.
     Migrate,
     /// Load offers.csv (upserted by offer_id).
-    LoadCatalog { file: PathBuf },
+    LoadCatalog {
+        /// The offers file (offers.csv).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Load customers.csv (upserted by customer_id).
-    LoadCustomers { file: PathBuf },
+    LoadCustomers {
+        /// The customers file (customers.csv).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Run one job for one logical date.
     Run {
         /// ingest-orders, trial-conversions, renewals, suspension-expiry, apply-orders or invoices.
         job: JobName,
-        /// Logical date (default: yesterday, UTC).
-        #[arg(long)]
+        /// Logical date, YYYY-MM-DD (default: yesterday, UTC).
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
         date: Option<NaiveDate>,
         /// Run again even if it already succeeded for this date.
         #[arg(long)]
@@ -74,8 +89,8 @@ enum Command {
     },
     /// Run the whole day: every job for one logical date, in order.
     Nightly {
-        /// Logical date (default: yesterday, UTC).
-        #[arg(long)]
+        /// Logical date, YYYY-MM-DD (default: yesterday, UTC).
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
         date: Option<NaiveDate>,
         /// Re-run jobs that already succeeded for this date.
         #[arg(long)]
@@ -84,11 +99,13 @@ enum Command {
         #[arg(long)]
         allow_future: bool,
     },
-    /// Ingest once, then run every date from A to B in order (resumable).
+    /// Ingest once, then run every date from --from to --to in order (resumable).
     Backfill {
-        #[arg(long, value_name = "A")]
+        /// First logical date, YYYY-MM-DD (ingest runs once, as of this date).
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
         from: NaiveDate,
-        #[arg(long, value_name = "B")]
+        /// Last logical date, YYYY-MM-DD (inclusive).
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
         to: NaiveDate,
         /// Print what would run and change nothing.
         #[arg(long)]
@@ -106,45 +123,51 @@ enum Command {
         /// Only this customer's subscriptions.
         #[arg(long, value_name = "ID")]
         customer: Option<String>,
-        /// Date the current period and term are shown for (default: the last processed date).
-        #[arg(long, value_name = "D")]
+        /// Date the current period and term are shown for, YYYY-MM-DD (default: the last
+        /// processed date).
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
         as_of: Option<NaiveDate>,
     },
     /// Embedded database + fixtures, end to end.
     Demo,
     /// Write a deterministic data set (catalog, customers, order files) for benchmarks.
     Generate {
+        /// Number of customers.
         #[arg(long, default_value_t = 1000)]
         customers: u64,
+        /// Number of order rows, spread over the days.
         #[arg(long, default_value_t = 10_000)]
         orders: u64,
+        /// Seed of the generator: the same seed writes the same files.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Folder to write offers.csv, customers.csv and inbox/ into.
-        #[arg(long)]
+        #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// First event date (day one is all purchases).
-        #[arg(long, default_value = "2026-01-05")]
+        /// First event date, YYYY-MM-DD (day one is all purchases).
+        #[arg(long, default_value = "2026-01-05", value_name = "YYYY-MM-DD", value_parser = date_arg)]
         start: NaiveDate,
         /// Days the orders are spread over (one order file per day).
         #[arg(long, default_value_t = 1)]
         days: u64,
         /// Partner id the order rows carry.
-        #[arg(long, default_value = "P-CONTOSO-CSP-01")]
+        #[arg(long, default_value = "P-CONTOSO-CSP-01", value_name = "ID")]
         partner: String,
     },
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_args() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                Exit::Usage.into()
-            } else {
-                Exit::Done.into()
-            };
+            if !e.use_stderr() {
+                // --help, --version: standard output, exit 0.
+                let _ = e.print();
+                return Exit::Done.into();
+            }
+            let json = logging::json_requested(std::env::args_os());
+            logging::report_usage_error(&e.render().to_string(), Exit::Usage as u8, json);
+            return Exit::Usage.into();
         }
     };
     // The demo prints its own summary; its hundreds of job-run lines are there on request.
@@ -153,7 +176,11 @@ fn main() -> ExitCode {
     } else {
         "info"
     };
-    init_logging(cli.log_format, default_level);
+    logging::init(logging::Options {
+        format: cli.log_format,
+        quiet: cli.quiet,
+        default_level,
+    });
     match run(cli) {
         Ok(exit) => exit.into(),
         Err(e) => {
@@ -161,42 +188,52 @@ fn main() -> ExitCode {
                 "the command",
                 "nothing of the step in progress was committed",
             );
-            // Scrubbed: a database error can echo part of a connection string.
-            let message = redact::scrub(&e.to_string()).into_owned();
-            tracing::error!("{message}");
-            eprintln!("subsweep: {message}");
-            e.exit().into()
+            // Said once, in the log format. Scrubbed: a database error can echo part of a
+            // connection string.
+            let exit = e.exit();
+            logging::report_error(&redact::scrub(&e.to_string()), exit as u8);
+            exit.into()
         }
     }
 }
 
-/// Standard error with every known password masked: whatever a log line carries (a libpq
-/// message, a job's error), no password reaches the terminal or the log file.
-struct ScrubbedStderr;
-
-impl std::io::Write for ScrubbedStderr {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
-        std::io::stderr().write_all(redact::scrub(&text).as_bytes())?;
-        Ok(buf.len())
+/// The command line. `database_url` holds the flag only: a DATABASE_URL from the environment
+/// (shown in --help through clap) is read where the database is resolved, as before.
+fn parse_args() -> std::result::Result<Cli, clap::Error> {
+    let matches = Cli::command().try_get_matches()?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    let from_env = matches
+        .subcommand()
+        .map(|(_, sub)| sub)
+        .into_iter()
+        .chain([&matches])
+        .any(|m| m.value_source("database_url") == Some(ValueSource::EnvVariable));
+    if from_env {
+        cli.database_url = None;
     }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
-    }
+    Ok(cli)
 }
 
-fn init_logging(format: LogFormat, default_level: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(|| ScrubbedStderr);
-    match format {
-        LogFormat::Human => builder.with_target(false).init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
+/// A date argument: YYYY-MM-DD, a real calendar day.
+fn date_arg(value: &str) -> std::result::Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
+        format!("expected YYYY-MM-DD, a real calendar day (for example 2026-07-31), not '{value}'")
+    })
+}
+
+/// A file a command reads must exist and be readable: otherwise exit 66 (EX_NOINPUT), naming
+/// it.
+fn require_input(file: &std::path::Path) -> Result<()> {
+    let problem = match std::fs::File::open(file) {
+        Ok(_) if file.is_dir() => "it is a folder, not a file".to_string(),
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "no such file".to_string(),
+        Err(e) => e.to_string(),
+    };
+    Err(Error::NoInput(format!(
+        "cannot read the input file {}: {problem}",
+        file.display()
+    )))
 }
 
 /// `subscriptions --customer ID` printed the header only: says why on standard error (the
@@ -255,6 +292,7 @@ fn run(cli: Cli) -> Result<Exit> {
             Ok(Exit::Done)
         }
         Command::LoadCatalog { file } => {
+            require_input(&file)?;
             let offers = catalog::read_offers(&file)?;
             let app = App::open(&cli.config, url)?;
             let written = store::catalog::upsert_offers(&mut app.connect()?, &offers)?;
@@ -262,6 +300,7 @@ fn run(cli: Cli) -> Result<Exit> {
             Ok(Exit::Done)
         }
         Command::LoadCustomers { file } => {
+            require_input(&file)?;
             let customers = catalog::read_customers(&file)?;
             let app = App::open(&cli.config, url)?;
             let written = store::catalog::upsert_customers(&mut app.connect()?, &customers)?;
@@ -392,6 +431,54 @@ fn run(cli: Cli) -> Result<Exit> {
             }
             demo::run(&cli.config, out)?;
             Ok(Exit::Done)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument of every command says what it is for in --help.
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (the command)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let command = Cli::command();
+        command.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&command, "subsweep", &mut missing);
+        assert!(missing.is_empty(), "without help text: {missing:?}");
+        assert!(command.get_subcommands().count() >= 11);
+    }
+
+    #[test]
+    fn dates_are_yyyy_mm_dd_calendar_days() {
+        assert_eq!(
+            date_arg("2026-07-31").unwrap(),
+            NaiveDate::from_ymd_opt(2026, 7, 31).unwrap()
+        );
+        for bad in [
+            "2026-02-30",
+            "31/07/2026",
+            "yesterday",
+            "",
+            "2026-07-31T00:00:00",
+        ] {
+            let message = date_arg(bad).unwrap_err();
+            assert!(message.contains("expected YYYY-MM-DD"), "{bad}: {message}");
         }
     }
 }

@@ -15,7 +15,7 @@ use std::time::{Instant, SystemTime};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use crate::app::App;
 use crate::error::{Error, Result};
@@ -322,6 +322,8 @@ impl<'a> Runner<'a> {
                 // The work connection may be gone (that is often why the job failed): the
                 // row then stays `running`, which the next attempt treats the same way.
                 let _ = ledger::finish(&mut self.work, name, date, "failed", "{}", Some(&message));
+                // The error itself is said once, by whoever ends the run (the command's
+                // final message, serve's fire outcome); this record says which run failed.
                 tracing::error!(
                     job = name,
                     date = %date,
@@ -329,7 +331,6 @@ impl<'a> Runner<'a> {
                     attempt,
                     trigger = self.trigger.as_str(),
                     elapsed_ms,
-                    error = %message,
                     "job run"
                 );
                 Err(e)
@@ -483,17 +484,13 @@ pub fn dates(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
     from.iter_days().take_while(|d| *d <= to).collect()
 }
 
-/// A progress bar on a terminal, nothing otherwise.
+/// The backfill's bar on a terminal (nothing otherwise): the date being run, days done of
+/// the total, and the time left. Log lines print above it.
 pub fn progress_bar(len: u64) -> ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} days {msg} ({eta})") {
-        bar.set_style(style);
-    }
-    bar
+    crate::logging::progress_bar(
+        len,
+        "backfill {msg} [{bar:30}] {pos}/{len} days, {elapsed} so far, ETA {eta}",
+    )
 }
 
 /// The outcome's counts as a JSON object, for the ledger and the summary log line.

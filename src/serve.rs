@@ -21,7 +21,7 @@ use crate::app::App;
 use crate::config::ScheduledJob;
 use crate::error::{Error, Result};
 use crate::jobs::JobName;
-use crate::runner::{Runner, Trigger, dates};
+use crate::runner::{Runner, Summary, Trigger, dates};
 use crate::store::ledger;
 
 /// What one `[[jobs]]` entry runs.
@@ -192,12 +192,15 @@ fn catch_up(app: &App, entry: &Entry, date: NaiveDate) -> Result<()> {
         );
         todo.drain(..dropped);
     }
-    for day in todo {
+    let mut total = Summary::default();
+    for day in &todo {
+        let day = *day;
         let summary = match entry.work {
             Work::Nightly => runner.nightly(day, false)?,
             Work::Job(job) => {
-                runner.run(job, day, false)?;
-                Default::default()
+                let mut summary = Summary::default();
+                summary.add(&runner.run(job, day, false)?);
+                summary
             }
         };
         if !summary.failed_files.is_empty() {
@@ -209,9 +212,64 @@ fn catch_up(app: &App, entry: &Entry, date: NaiveDate) -> Result<()> {
         for why in &summary.unmoved_files {
             tracing::error!("serve: an inbox file could not be moved for {day}: {why}");
         }
+        total.jobs_run += summary.jobs_run;
+        total.jobs_skipped += summary.jobs_skipped;
     }
     runner.release()?;
+    match (todo.first(), todo.last()) {
+        (Some(from), Some(to)) => tracing::info!(
+            entry = %entry.name,
+            jobs_run = total.jobs_run,
+            jobs_skipped = total.jobs_skipped,
+            "serve: {} done for {}: {} job run(s), {} already done",
+            entry.name,
+            if from == to { from.to_string() } else { format!("{from}..{to}") },
+            total.jobs_run,
+            total.jobs_skipped
+        ),
+        _ => tracing::info!(
+            entry = %entry.name,
+            "serve: {} for {date}: nothing to do (done through {})",
+            entry.name,
+            last.map(|d| d.to_string()).unwrap_or_else(|| "?".into())
+        ),
+    }
+    report_inbox(app);
     Ok(())
+}
+
+/// Order files still in the inbox after a fire (not settled yet, or dropped after the day's
+/// ingest): the next fire takes them.
+fn report_inbox(app: &App) {
+    let inbox = &app.config.intake.inbox;
+    let mut waiting: Vec<String> = match std::fs::read_dir(inbox) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| crate::intake::inbox::is_order_file_name(name))
+            .collect(),
+        Err(e) => {
+            tracing::warn!("serve: cannot read the inbox {}: {e}", inbox.display());
+            return;
+        }
+    };
+    if waiting.is_empty() {
+        return;
+    }
+    waiting.sort();
+    let count = waiting.len();
+    const SHOWN: usize = 10;
+    if waiting.len() > SHOWN {
+        let more = waiting.len() - SHOWN;
+        waiting.truncate(SHOWN);
+        waiting.push(format!("and {more} more"));
+    }
+    tracing::info!(
+        waiting = count,
+        "serve: {count} file(s) waiting in the inbox {} for the next fire: {}",
+        inbox.display(),
+        waiting.join(", ")
+    );
 }
 
 fn scheduler_error(e: tokio_cron_scheduler::JobSchedulerError) -> Error {

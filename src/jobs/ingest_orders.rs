@@ -597,11 +597,8 @@ fn progress_reader(path: &Path, len: u64) -> std::io::Result<Option<Box<dyn Read
     if len < PROGRESS_BYTES || !std::io::stderr().is_terminal() {
         return Ok(Some(Box::new(file)));
     }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})")
-            .expect("the progress template is valid"),
-    );
+    // Drawn below the log lines, which print above it (crate::logging).
+    let bar = crate::logging::progress_bar(len, "{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})");
     bar.set_message(
         path.file_name()
             .map(|n| n.to_string_lossy().into_owned())
