@@ -10,10 +10,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{PARTNER, TestEnv};
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 
-const HEADER: &str = "order_id,line,event_time,action,customer_id,requested_by,partner_id,offer_id,quantity,subscription_id,base_subscription_id,auto_renew,reason";
+const HEADER: &str = common::ORDER_HEADER;
 
 /// Two purchases at the end of July (one by a customer with a non-ASCII name is not needed:
 /// the fixture names are enough) and one rejected row.
@@ -52,35 +50,6 @@ fn final_message(err: &str) -> &str {
         .unwrap_or_else(|| panic!("no final message in: {err}"))
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn count(env: &TestEnv, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Count>(&mut env.conn())
-        .unwrap()
-        .n
-}
-
-#[derive(QueryableByName)]
-struct Status {
-    #[diesel(sql_type = Text)]
-    status: String,
-}
-
-fn ledger_status(env: &TestEnv, job: &str, date: &str) -> Option<String> {
-    let rows: Vec<Status> =
-        diesel::sql_query("SELECT status FROM job_runs WHERE job = $1 AND logical_date = $2::date")
-            .bind::<Text, _>(job)
-            .bind::<Text, _>(date)
-            .load(&mut env.conn())
-            .unwrap();
-    rows.into_iter().next().map(|r| r.status)
-}
-
 // ------------------------------------------------------------------ logical dates
 
 fn today() -> chrono::NaiveDate {
@@ -115,7 +84,7 @@ fn a_logical_date_after_today_is_refused_with_exit_64_naming_today() {
         assert!(message.contains("--allow-future"), "{message}");
     }
     // Nothing ran: no ledger row, the file still waits in the inbox.
-    assert_eq!(count(&env, "SELECT count(*) AS n FROM job_runs"), 0);
+    assert_eq!(env.count("SELECT count(*) AS n FROM job_runs"), 0);
     assert!(env.config.intake.inbox.join("orders.csv").exists());
 
     // Today itself is a valid logical date.
@@ -130,7 +99,7 @@ fn allow_future_lets_a_simulation_run_ahead_of_the_clock() {
     let (code, _, err) = env.run(&["nightly", "--date", &tomorrow, "--allow-future"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
-        ledger_status(&env, "invoices", &tomorrow).as_deref(),
+        env.ledger_status("invoices", &tomorrow).as_deref(),
         Some("succeeded")
     );
     let after = (today() + chrono::Days::new(2)).to_string();
@@ -255,10 +224,8 @@ fn a_database_lost_mid_job_exits_69_commits_nothing_and_the_next_run_redoes_it()
     // What the day gives when nothing goes wrong.
     let clean = env_with_orders("");
     nightly(&clean, DAYS[0]);
-    let expected_lines = count(
-        &clean,
-        "SELECT count(*) AS n FROM charge_lines WHERE posted_on = '2026-07-30'",
-    );
+    let expected_lines =
+        clean.count("SELECT count(*) AS n FROM charge_lines WHERE posted_on = '2026-07-30'");
     assert!(expected_lines > 0);
 
     let env = env_with_orders("");
@@ -283,8 +250,7 @@ fn a_database_lost_mid_job_exits_69_commits_nothing_and_the_next_run_redoes_it()
         std::thread::sleep(Duration::from_millis(50));
     }
     // The server ends the job's sessions (as a restart or an administrator would).
-    let killed = count(
-        &env,
+    let killed = env.count(
         "SELECT count(*) AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
          WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
     );
@@ -303,27 +269,21 @@ fn a_database_lost_mid_job_exits_69_commits_nothing_and_the_next_run_redoes_it()
 
     // Rolled back: no success, no line of the day.
     assert_ne!(
-        ledger_status(&env, "apply-orders", DAYS[0]).as_deref(),
+        env.ledger_status("apply-orders", DAYS[0]).as_deref(),
         Some("succeeded")
     );
     assert_eq!(
-        count(
-            &env,
-            "SELECT count(*) AS n FROM charge_lines WHERE posted_on = '2026-07-30'"
-        ),
+        env.count("SELECT count(*) AS n FROM charge_lines WHERE posted_on = '2026-07-30'"),
         0
     );
     // The next run redoes the job and the day ends as it would have.
     nightly(&env, DAYS[0]);
     assert_eq!(
-        ledger_status(&env, "invoices", DAYS[0]).as_deref(),
+        env.ledger_status("invoices", DAYS[0]).as_deref(),
         Some("succeeded")
     );
     assert_eq!(
-        count(
-            &env,
-            "SELECT count(*) AS n FROM charge_lines WHERE posted_on = '2026-07-30'"
-        ),
+        env.count("SELECT count(*) AS n FROM charge_lines WHERE posted_on = '2026-07-30'"),
         expected_lines
     );
 }
@@ -358,7 +318,7 @@ fn a_bad_schedule_is_refused_by_every_command_naming_the_key_and_the_file() {
         assert!(message.contains(&file), "{args:?}: {message}");
         assert!(message.contains("0 61 25 * *"), "{args:?}: {message}");
     }
-    assert_eq!(count(&env, "SELECT count(*) AS n FROM job_runs"), 0);
+    assert_eq!(env.count("SELECT count(*) AS n FROM job_runs"), 0);
 }
 
 #[test]
@@ -399,7 +359,7 @@ fn an_output_folder_that_cannot_be_made_is_named_in_the_error() {
         "{message}"
     );
     assert_ne!(
-        ledger_status(&env, "apply-orders", DAYS[0]).as_deref(),
+        env.ledger_status("apply-orders", DAYS[0]).as_deref(),
         Some("succeeded")
     );
 

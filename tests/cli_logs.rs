@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{PARTNER, TestEnv, fixture};
 
-const HEADER: &str = "order_id,line,event_time,action,customer_id,requested_by,partner_id,offer_id,quantity,subscription_id,base_subscription_id,auto_renew,reason";
+const HEADER: &str = common::ORDER_HEADER;
 const DAY: &str = "2026-07-30";
 
 fn env_with_orders() -> TestEnv {

@@ -11,11 +11,10 @@ use std::time::Duration;
 
 use common::{PARTNER, TestEnv};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-const HEADER: &str = "order_id,line,event_time,action,customer_id,requested_by,partner_id,offer_id,quantity,subscription_id,base_subscription_id,auto_renew,reason";
+const HEADER: &str = common::ORDER_HEADER;
 
 fn env_with_orders() -> TestEnv {
     let env = TestEnv::new();
@@ -31,34 +30,6 @@ fn env_with_orders() -> TestEnv {
     }
     env.drop_file("orders.csv", text);
     env
-}
-
-#[derive(QueryableByName)]
-struct Row {
-    #[diesel(sql_type = Text)]
-    status: String,
-}
-
-fn ledger_status(env: &TestEnv, job: &str, date: &str) -> Option<String> {
-    let rows: Vec<Row> =
-        diesel::sql_query("SELECT status FROM job_runs WHERE job = $1 AND logical_date = $2::date")
-            .bind::<Text, _>(job)
-            .bind::<Text, _>(date)
-            .load(&mut env.conn())
-            .unwrap();
-    rows.into_iter().next().map(|r| r.status)
-}
-
-fn count(env: &TestEnv, sql: &str) -> i64 {
-    #[derive(QueryableByName)]
-    struct N {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    diesel::sql_query(sql)
-        .get_result::<N>(&mut env.conn())
-        .unwrap()
-        .n
 }
 
 /// The line of `status` for (job, date).
@@ -119,7 +90,7 @@ fn a_run_killed_mid_job_shows_as_interrupted_with_the_command_to_finish_it() {
         .unwrap();
     assert_eq!(output.status.code(), None, "aborted like a kill -9");
     assert_eq!(
-        ledger_status(&env, "apply-orders", "2026-07-30").as_deref(),
+        env.ledger_status("apply-orders", "2026-07-30").as_deref(),
         Some("running")
     );
 
@@ -168,12 +139,12 @@ fn ctrl_c_rolls_the_job_back_records_it_interrupted_and_exits_130() {
     assert_eq!(status.code(), Some(130));
 
     assert_eq!(
-        ledger_status(&env, "apply-orders", "2026-07-30").as_deref(),
+        env.ledger_status("apply-orders", "2026-07-30").as_deref(),
         Some("interrupted")
     );
     // The job's work was rolled back: the purchase of that day is not there.
-    assert_eq!(count(&env, "SELECT count(*) AS n FROM subscriptions"), 0);
-    assert_eq!(count(&env, "SELECT count(*) AS n FROM charge_lines"), 0);
+    assert_eq!(env.count("SELECT count(*) AS n FROM subscriptions"), 0);
+    assert_eq!(env.count("SELECT count(*) AS n FROM charge_lines"), 0);
     let line = status_line(&env, "apply-orders", "2026-07-30");
     assert!(
         line.contains("interrupted") && line.contains("`subsweep nightly --date 2026-07-30`"),
@@ -181,18 +152,19 @@ fn ctrl_c_rolls_the_job_back_records_it_interrupted_and_exits_130() {
     );
     // The jobs before it stay done; invoices never started.
     assert_eq!(
-        ledger_status(&env, "suspension-expiry", "2026-07-30").as_deref(),
+        env.ledger_status("suspension-expiry", "2026-07-30")
+            .as_deref(),
         Some("succeeded")
     );
-    assert_eq!(ledger_status(&env, "invoices", "2026-07-30"), None);
+    assert_eq!(env.ledger_status("invoices", "2026-07-30"), None);
 
     let (code, _, err) = env.run(&["nightly", "--date", "2026-07-30"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
-        ledger_status(&env, "apply-orders", "2026-07-30").as_deref(),
+        env.ledger_status("apply-orders", "2026-07-30").as_deref(),
         Some("succeeded")
     );
-    assert_eq!(count(&env, "SELECT count(*) AS n FROM subscriptions"), 1);
+    assert_eq!(env.count("SELECT count(*) AS n FROM subscriptions"), 1);
 }
 
 #[test]
@@ -203,7 +175,7 @@ fn sigterm_stops_a_backfill_which_the_same_backfill_then_finishes() {
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(130));
     assert_eq!(
-        ledger_status(&env, "renewals", "2026-07-30").as_deref(),
+        env.ledger_status("renewals", "2026-07-30").as_deref(),
         Some("interrupted")
     );
     let line = status_line(&env, "renewals", "2026-07-30");
@@ -212,10 +184,10 @@ fn sigterm_stops_a_backfill_which_the_same_backfill_then_finishes() {
     let (code, _, err) = env.run(&args);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
-        ledger_status(&env, "invoices", "2026-07-31").as_deref(),
+        env.ledger_status("invoices", "2026-07-31").as_deref(),
         Some("succeeded")
     );
-    assert_eq!(count(&env, "SELECT count(*) AS n FROM subscriptions"), 2);
+    assert_eq!(env.count("SELECT count(*) AS n FROM subscriptions"), 2);
 }
 
 /// Runs the binary with its standard output a pipe whose reader has already gone.
@@ -263,7 +235,7 @@ fn a_closed_stdout_ends_the_output_quietly_with_exit_0() {
     }
     // The night whose output nobody read still did its work.
     assert_eq!(
-        ledger_status(&env, "invoices", "2026-07-31").as_deref(),
+        env.ledger_status("invoices", "2026-07-31").as_deref(),
         Some("succeeded")
     );
 }
@@ -365,7 +337,7 @@ fn two_databases_never_write_into_the_same_output_folder() {
     );
     assert!(!err.contains("password"), "{err}");
     // Nothing ran in the second database, nothing changed in the folder.
-    assert_eq!(count(&second, "SELECT count(*) AS n FROM job_runs"), 0);
+    assert_eq!(second.count("SELECT count(*) AS n FROM job_runs"), 0);
     assert_eq!(
         std::fs::read_dir(&first.config.output_dir).unwrap().count(),
         invoices_before
@@ -395,7 +367,7 @@ fn a_database_keeps_to_its_output_folder_unless_the_folder_moved() {
     let owned = std::fs::canonicalize(&env.config.output_dir).unwrap();
     assert!(err.contains(&owned.display().to_string()), "{err}");
     assert!(err.contains("elsewhere"), "{err}");
-    assert_eq!(ledger_status(&env, "trial-conversions", "2026-07-31"), None);
+    assert_eq!(env.ledger_status("trial-conversions", "2026-07-31"), None);
 
     // Moved: the old path is gone, the new folder is taken and the night runs there.
     let moved = env.dir.path().join("moved-out");

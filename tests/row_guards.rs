@@ -5,10 +5,8 @@
 mod common;
 
 use common::{PARTNER, TestEnv};
-use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 
-const HEADER: &str = "order_id,line,event_time,action,customer_id,requested_by,partner_id,offer_id,quantity,subscription_id,base_subscription_id,auto_renew,reason";
+const HEADER: &str = common::ORDER_HEADER;
 
 const OFFERS: &str = "\
 offer_id,name,publisher,publisher_name,billing_type,billing_frequency,term_months,unit_price,currency,category,segments,one_per_customer,trial_days,csp_available,transactable,countries,exclusive_partners,is_addon,base_offers,min_quantity,max_quantity,publisher_setup_url
@@ -99,24 +97,10 @@ fn code_of(rejects: &[(String, String, String)], order: &str) -> Option<String> 
         .map(|(_, code, _)| code.clone())
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn count(env: &TestEnv, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Count>(&mut env.conn())
-        .unwrap()
-        .n
-}
-
 fn subscription_exists(env: &TestEnv, id: &str) -> bool {
-    count(
-        env,
-        &format!("SELECT count(*) AS n FROM subscriptions WHERE subscription_id = '{id}'"),
-    ) == 1
+    env.count(&format!(
+        "SELECT count(*) AS n FROM subscriptions WHERE subscription_id = '{id}'"
+    )) == 1
 }
 
 // --------------------------------------------------------------------------- arithmetic
@@ -223,7 +207,7 @@ fn usage_above_a_trillion_units_or_with_more_than_ten_decimals_is_invalid_quanti
         "{rejects:?}"
     );
     assert_eq!(
-        count(&env, "SELECT count(*) AS n FROM applied_events"),
+        env.count("SELECT count(*) AS n FROM applied_events"),
         4,
         "the purchase and three usage rows (trailing zeros are not decimal places)"
     );
@@ -263,8 +247,7 @@ fn usage_whose_total_charge_would_exceed_the_limit_is_rejected_and_the_rest_bill
     );
     // The period's usage is billed on the rollover: 2 × 10^12 units × 400.
     assert_eq!(
-        count(
-            &env,
+        env.count(
             "SELECT count(*) AS n FROM charge_lines WHERE amount = 800000000000000 \
              AND charge_type = 'Assess usage fee for current cycle'"
         ),
@@ -297,7 +280,7 @@ fn a_purchase_dated_year_1_is_event_out_of_range_naming_both_dates() {
     assert!(message.contains("0001-01-01"), "{message}");
     assert!(message.contains("2026-03-01"), "{message}");
     assert!(message.contains("max_late_days"), "{message}");
-    assert_eq!(count(&env, "SELECT count(*) AS n FROM charge_lines"), 1);
+    assert_eq!(env.count("SELECT count(*) AS n FROM charge_lines"), 1);
 }
 
 #[test]
@@ -654,24 +637,18 @@ fn rows_of_arbitrary_values_end_applied_or_rejected_and_the_night_goes_on() {
             prop_assert!(!err.contains("panicked"), "{err}");
             if code == 0 {
                 // Every row of the file was staged or rejected at intake.
-                let received = count(
-                    &env,
-                    &format!(
-                        "SELECT COALESCE(sum(rows_staged + rows_rejected), 0)::bigint AS n \
+                let received = env.count(&format!(
+                    "SELECT COALESCE(sum(rows_staged + rows_rejected), 0)::bigint AS n \
                          FROM inbox_files WHERE file_name = '{name}' AND outcome = 'ingested'"
-                    ),
-                );
+                ));
                 prop_assert_eq!(received, rows.len() as i64);
             }
             // Every staged row dated up to the day is applied or rejected.
-            let left = count(
-                &env,
-                &format!(
-                    "SELECT count(*) AS n FROM staged_events s WHERE s.event_date <= '{date}' \
+            let left = env.count(&format!(
+                "SELECT count(*) AS n FROM staged_events s WHERE s.event_date <= '{date}' \
                      AND NOT EXISTS (SELECT 1 FROM applied_events a WHERE a.event_id = s.event_id) \
                      AND NOT EXISTS (SELECT 1 FROM rejected_rows r WHERE r.event_id = s.event_id)"
-                ),
-            );
+            ));
             prop_assert_eq!(left, 0);
             Ok(())
         })

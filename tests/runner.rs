@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use common::{PARTNER, TestEnv};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::sql_types::{Integer, Text};
 
-const HEADER: &str = "order_id,line,event_time,action,customer_id,requested_by,partner_id,offer_id,quantity,subscription_id,base_subscription_id,auto_renew,reason";
+const HEADER: &str = common::ORDER_HEADER;
 
 /// A small story across a month end: purchases, a trial, a seat change, a suspension and one
 /// rejected row.
@@ -117,19 +117,6 @@ fn ledger(env: &TestEnv, job: &str, date: &str) -> Option<(String, i32)> {
     rows.into_iter().next().map(|r| (r.status, r.attempt))
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn count(env: &TestEnv, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Count>(&mut env.conn())
-        .unwrap()
-        .n
-}
-
 #[test]
 fn a_second_nightly_for_the_same_date_does_nothing_and_force_changes_nothing() {
     let env = env_with_orders();
@@ -137,7 +124,7 @@ fn a_second_nightly_for_the_same_date_does_nothing_and_force_changes_nothing() {
         nightly(&env, day);
     }
     let first = snapshot(&env);
-    assert!(count(&env, "SELECT count(*) AS n FROM charge_lines") > 0);
+    assert!(env.count("SELECT count(*) AS n FROM charge_lines") > 0);
     assert_eq!(
         ledger(&env, "apply-orders", "2026-08-01"),
         Some(("succeeded".into(), 1))
@@ -172,7 +159,7 @@ fn a_job_refuses_to_run_before_the_jobs_that_precede_it() {
         err.contains("apply-orders for 2026-07-30 needs suspension-expiry for 2026-07-30"),
         "{err}"
     );
-    assert_eq!(count(&env, "SELECT count(*) AS n FROM subscriptions"), 0);
+    assert_eq!(env.count("SELECT count(*) AS n FROM subscriptions"), 0);
 
     for job in [
         "trial-conversions",
@@ -184,7 +171,7 @@ fn a_job_refuses_to_run_before_the_jobs_that_precede_it() {
         assert_eq!(code, 0, "{job}: {err}");
     }
     // Nothing was ingested yet: ingest-orders is not a precondition, but it stages the rows.
-    assert_eq!(count(&env, "SELECT count(*) AS n FROM subscriptions"), 0);
+    assert_eq!(env.count("SELECT count(*) AS n FROM subscriptions"), 0);
 }
 
 #[test]
@@ -204,7 +191,7 @@ fn a_second_process_exits_75_naming_the_job_and_its_holder() {
     assert!(message.contains("apply-orders"), "{message}");
     assert!(message.contains("finance-night-run"), "{message}");
     // All or nothing: the night did not start.
-    assert_eq!(count(&env, "SELECT count(*) AS n FROM job_runs"), 0);
+    assert_eq!(env.count("SELECT count(*) AS n FROM job_runs"), 0);
 
     diesel::sql_query("SELECT pg_advisory_unlock_all()")
         .execute(&mut holder)
@@ -291,8 +278,8 @@ fn a_dry_run_backfill_prints_the_plan_and_changes_nothing() {
         out.contains("2026-07-31: trial-conversions, renewals, suspension-expiry, apply-orders, invoices (closes an invoice period)"),
         "{out}"
     );
-    assert_eq!(count(&env, "SELECT count(*) AS n FROM job_runs"), 0);
-    assert_eq!(count(&env, "SELECT count(*) AS n FROM inbox_files"), 0);
+    assert_eq!(env.count("SELECT count(*) AS n FROM job_runs"), 0);
+    assert_eq!(env.count("SELECT count(*) AS n FROM inbox_files"), 0);
     assert!(env.config.intake.inbox.join("orders.csv").exists());
 
     let (code, _, err) = env.run(&["backfill", "--from", DAYS[3], "--to", DAYS[0]]);
@@ -343,8 +330,7 @@ fn serve_fires_on_a_seconds_schedule_and_stops_cleanly_on_sigterm() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let fired = loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let done = count(
-            &env,
+        let done = env.count(
             "SELECT count(*) AS n FROM job_runs WHERE job = 'invoices' AND status = 'succeeded'",
         );
         if done > 0 && text.matches("fired for").count() >= 2 {
@@ -373,10 +359,7 @@ fn serve_fires_on_a_seconds_schedule_and_stops_cleanly_on_sigterm() {
         "{text}"
     );
     assert_eq!(
-        count(
-            &env,
-            "SELECT count(*) AS n FROM job_runs WHERE status <> 'succeeded'"
-        ),
+        env.count("SELECT count(*) AS n FROM job_runs WHERE status <> 'succeeded'"),
         0
     );
 }
@@ -395,18 +378,15 @@ fn a_file_dropped_late_is_applied_by_the_next_night_as_of_its_own_dates() {
         ),
     );
     nightly(&env, "2026-08-03");
-    let late_lines = count(
-        &env,
+    let late_lines = env.count(
         "SELECT count(*) AS n FROM charge_lines \
          WHERE posted_on = '2026-08-03' AND cause LIKE '%L-1%'",
     );
-    let rejected = count(
-        &env,
+    let rejected = env.count(
         "SELECT count(*) AS n FROM rejected_rows r JOIN staged_events s USING (event_id) \
          WHERE s.order_id = 'L-1'",
     );
-    let applied = count(
-        &env,
+    let applied = env.count(
         "SELECT count(*) AS n FROM applied_events a JOIN staged_events s USING (event_id) \
          WHERE s.order_id = 'L-1'",
     );
@@ -419,9 +399,7 @@ fn a_file_dropped_late_is_applied_by_the_next_night_as_of_its_own_dates() {
     // The night after, nothing is pending and nothing new is posted for it.
     nightly(&env, "2026-08-04");
     assert_eq!(
-        count(
-            &env,
-            "SELECT count(*) AS n FROM charge_lines WHERE posted_on = '2026-08-04' AND cause LIKE '%L-1%'"
+        env.count("SELECT count(*) AS n FROM charge_lines WHERE posted_on = '2026-08-04' AND cause LIKE '%L-1%'"
         ),
         0
     );

@@ -198,6 +198,44 @@ impl Drop for TestDb {
 /// The partner id the test configuration uses.
 pub const PARTNER: &str = "P-TEST-01";
 
+/// The header of an order file with every column, in the documented order.
+pub const ORDER_HEADER: &str = "order_id,line,event_time,action,customer_id,requested_by,partner_id,offer_id,quantity,subscription_id,base_subscription_id,auto_renew,reason";
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct LedgerStatus {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    status: String,
+}
+
+impl TestEnv {
+    /// The one number a `SELECT count(*) …` (or any single bigint) query returns.
+    pub fn count(&self, sql: &str) -> i64 {
+        diesel::sql_query(sql)
+            .get_result::<Count>(&mut self.conn())
+            .unwrap()
+            .n
+    }
+
+    /// The ledger status of (job, logical date), if the job ever ran for it.
+    pub fn ledger_status(&self, job: &str, date: &str) -> Option<String> {
+        use diesel::sql_types::Text;
+        diesel::sql_query("SELECT status FROM job_runs WHERE job = $1 AND logical_date = $2::date")
+            .bind::<Text, _>(job)
+            .bind::<Text, _>(date)
+            .load::<LedgerStatus>(&mut self.conn())
+            .unwrap()
+            .into_iter()
+            .next()
+            .map(|r| r.status)
+    }
+}
+
 /// A folder with a jobs.toml (inbox, archive, failed, out inside it) and a fresh database.
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
