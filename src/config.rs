@@ -86,10 +86,14 @@ pub struct ScheduledJob {
     pub schedule: String,
 }
 
-/// `[serve]`: how far back the scheduler catches up missed dates on start.
+/// `[serve]`: how far back the scheduler catches up missed dates on start, and where it
+/// answers `/healthz` and `/metrics` (off unless `listen` is written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServeConfig {
     pub catch_up_days: u32,
+    /// `listen`: the address of the health and metrics endpoints. Never a default: an
+    /// address, loopback or not, is only ever the one the operator wrote.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 // ------------------------------------------------------------------ the file as written
@@ -211,12 +215,31 @@ struct JobSection {
 #[serde(deny_unknown_fields, default)]
 struct ServeSection {
     catch_up_days: u32,
+    listen: Option<toml::Spanned<String>>,
 }
 
 impl Default for ServeSection {
     fn default() -> Self {
-        ServeSection { catch_up_days: 31 }
+        ServeSection {
+            catch_up_days: 31,
+            listen: None,
+        }
     }
+}
+
+/// Parses `[serve] listen`: an IP address and a port (`127.0.0.1:9187`, `[::1]:9187`), not a
+/// host name (which could resolve to an address nobody chose) and not port 0 (a port nobody
+/// could know to scrape).
+pub fn parse_listen(value: &str) -> Result<std::net::SocketAddr, String> {
+    let address: std::net::SocketAddr = value.trim().parse().map_err(|_| {
+        "expected an IP address and a port, such as \"127.0.0.1:9187\" or \"[::1]:9187\" (a \
+         host name is not accepted)"
+            .to_string()
+    })?;
+    if address.port() == 0 {
+        return Err("the port must not be 0: write the port Prometheus scrapes".into());
+    }
+    Ok(address)
 }
 
 /// A TOML error on one line: where, what, and the line as written (so the key is named).
@@ -343,6 +366,16 @@ impl Config {
                 )));
             }
         }
+        let listen = match &file.serve.listen {
+            None => None,
+            Some(value) => Some(parse_listen(value.get_ref()).map_err(|e| {
+                invalid(format!(
+                    "line {}: [serve] listen = '{}': {e}",
+                    line(value.span().start),
+                    value.get_ref()
+                ))
+            })?),
+        };
         if file.serve.catch_up_days == 0 {
             return Err(invalid(
                 "[serve] catch_up_days = 0: it must be at least 1 (the date of the latest fire)"
@@ -381,6 +414,7 @@ impl Config {
                 .collect(),
             serve: ServeConfig {
                 catch_up_days: file.serve.catch_up_days,
+                listen,
             },
         })
     }
@@ -428,6 +462,10 @@ mod tests {
         );
         assert_eq!(config.billing, BillingConfig::default());
         assert!(!config.output_bom);
+        assert_eq!(
+            config.serve.listen, None,
+            "no endpoint unless one is written"
+        );
         assert!(
             config
                 .permissions
@@ -455,6 +493,22 @@ mod tests {
                 .permissions
                 .permits(Action::Cancel, Role::HelpdeskAgent)
         );
+    }
+
+    #[test]
+    fn serve_listens_on_the_address_written_loopback_or_not() {
+        for (value, expected) in [
+            ("127.0.0.1:9187", "127.0.0.1:9187"),
+            ("[::1]:9187", "[::1]:9187"),
+            ("0.0.0.0:9187", "0.0.0.0:9187"),
+        ] {
+            let text = format!("{MINIMAL}[serve]\nlisten = \"{value}\"\n");
+            let config = Config::parse(&text, Path::new("/x/jobs.toml")).unwrap();
+            assert_eq!(
+                config.serve.listen.map(|a| a.to_string()).as_deref(),
+                Some(expected)
+            );
+        }
     }
 
     #[test]
@@ -496,6 +550,19 @@ mod tests {
                 "catch_up_days",
             ),
             (format!("{MINIMAL}[output]\nbom = 1\n"), "bom"),
+            (
+                format!("{MINIMAL}[serve]\nlisten = \"localhost:9187\"\n"),
+                "line 5: [serve] listen = 'localhost:9187': expected an IP address and a port",
+            ),
+            (
+                format!("{MINIMAL}[serve]\nlisten = \"127.0.0.1\"\n"),
+                "[serve] listen = '127.0.0.1'",
+            ),
+            (
+                format!("{MINIMAL}[serve]\nlisten = \"127.0.0.1:0\"\n"),
+                "[serve] listen = '127.0.0.1:0': the port must not be 0",
+            ),
+            (format!("{MINIMAL}[serve]\nlisten = 9187\n"), "listen"),
         ];
         for (text, needle) in cases {
             let err = Config::parse(&text, Path::new("/x/jobs.toml"))

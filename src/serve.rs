@@ -9,7 +9,16 @@
 //! - One worker runs the fires one after another, so no two runs overlap; another process
 //!   holding a job makes the fire skip with a warning (the next fire catches up).
 //! - SIGTERM or SIGINT: the run in flight finishes (or its transaction rolls back if the
-//!   database goes away), then the process exits 0.
+//!   database goes away), the HTTP endpoints stop, then the process exits 0.
+//! - With `[serve] listen`, `/healthz` and `/metrics` answer on that address (`serve/http.rs`):
+//!   the scheduler keeps its [`health::Health`] up to date for them.
+
+pub mod health;
+mod http;
+pub mod metrics;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use croner::Cron;
@@ -23,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::jobs::JobName;
 use crate::runner::{Runner, Summary, Trigger, dates};
 use crate::store::ledger;
+use health::{Health, LastRun};
 
 /// What one `[[jobs]]` entry runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,28 +103,45 @@ fn entries(jobs: &[ScheduledJob]) -> Result<Vec<Entry>> {
         .collect()
 }
 
-/// Runs the scheduler until SIGTERM/SIGINT.
+/// Runs the scheduler until SIGTERM/SIGINT (and the endpoints of `[serve] listen`, bound
+/// before anything runs so that an address in use stops `serve` at once, exit 78).
 pub fn serve(app: &App) -> Result<()> {
     let entries = entries(&app.config.jobs)?;
+    let endpoint = http::bind(&app.config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(run_scheduler(app, entries))
+    let result = runtime.block_on(run_scheduler(app, entries, endpoint));
+    // A scrape still waiting for the database does not hold the exit up.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    result
 }
 
-async fn run_scheduler(app: &App, entries: Vec<Entry>) -> Result<()> {
+/// How long the endpoints get to finish their requests once serve stops.
+const HTTP_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn run_scheduler(
+    app: &App,
+    entries: Vec<Entry>,
+    endpoint: Option<(std::net::TcpListener, std::net::SocketAddr)>,
+) -> Result<()> {
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     let (fires, mut queue) = mpsc::unbounded_channel::<(usize, NaiveDate, bool)>();
+    let health = Arc::new(Mutex::new(Health::new(
+        entries.iter().map(|e| (e.name.clone(), e.cron.clone())),
+    )));
 
     let scheduler = JobScheduler::new().await.map_err(scheduler_error)?;
     for (index, entry) in entries.iter().enumerate() {
         let fires = fires.clone();
         let cron = entry.cron.clone();
+        let health = health.clone();
         let job = Job::new_async(entry.cron.pattern.to_string(), move |_id, _scheduler| {
             let fires = fires.clone();
             let instant = scheduled_instant(&cron, Utc::now()).unwrap_or_else(Utc::now);
+            http::lock(&health).fired(index, instant);
             Box::pin(async move {
                 let _ = fires.send((index, logical_date(instant), true));
             })
@@ -131,6 +158,26 @@ async fn run_scheduler(app: &App, entries: Vec<Entry>) -> Result<()> {
         }
     }
     scheduler.start().await.map_err(scheduler_error)?;
+    http::lock(&health).started(Utc::now());
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = endpoint.map(|(listener, address)| {
+        if http::is_loopback(address) {
+            tracing::info!("serve: /healthz and /metrics on http://{address}");
+        } else {
+            tracing::warn!(
+                "serve: /healthz and /metrics on http://{address}, which is not a loopback \
+                 address: whoever reaches this machine on that port can read them"
+            );
+        }
+        let endpoints = http::Endpoints::new(
+            health.clone(),
+            app.database.url(),
+            app.config.intake.inbox.clone(),
+        );
+        tokio::spawn(http::run(listener, endpoints, async move {
+            let _ = http_stopped.await;
+        }))
+    });
     tracing::info!(
         entries = entries.len(),
         "serve: scheduler started ({}); SIGTERM or SIGINT stops it",
@@ -155,30 +202,79 @@ async fn run_scheduler(app: &App, entries: Vec<Entry>) -> Result<()> {
                     tracing::info!("serve: {} catching up through {date}", entry.name);
                 }
                 // The job runs on this thread: the select above is not polled meanwhile, so a
-                // signal waits until the run in flight has finished.
-                tokio::task::block_in_place(|| fire_entry(app_ref, entry, date));
+                // signal waits until the run in flight has finished. The endpoints run on
+                // the runtime's workers and keep answering.
+                http::lock(&health).run_started(index, date);
+                let outcome = tokio::task::block_in_place(|| fire_entry(app_ref, entry, date));
+                let mut health = http::lock(&health);
+                match outcome {
+                    Some(last_run) => health.run_finished(index, last_run),
+                    None => health.run_skipped(index),
+                }
             }
         }
     }
     tracing::info!("serve: stopping");
+    http::lock(&health).stopping();
     let mut scheduler = scheduler;
     let _ = scheduler.shutdown().await;
+    let _ = stop_http.send(());
+    if let Some(server) = server {
+        match tokio::time::timeout(HTTP_STOP_TIMEOUT, server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!("serve: {e}"),
+            Ok(Err(e)) => tracing::warn!("serve: the health and metrics endpoints failed: {e}"),
+            Err(_) => tracing::warn!(
+                "serve: the health and metrics endpoints did not stop within {} s; stopping \
+                 anyway",
+                HTTP_STOP_TIMEOUT.as_secs()
+            ),
+        }
+    }
     Ok(())
 }
 
-/// Brings one entry up to `date`: the dates after its last success, in order, capped.
-fn fire_entry(app: &App, entry: &Entry, date: NaiveDate) {
-    if let Err(e) = catch_up(app, entry, date) {
-        match e {
-            Error::JobHeld(message) => tracing::warn!("serve: {}: {message}", entry.name),
-            e => tracing::error!("serve: {} for {date} failed: {e}", entry.name),
-        }
+/// Brings one entry up to `date`: the dates after its last success, in order, capped. `None`
+/// when another process held a job (the run was skipped).
+fn fire_entry(app: &App, entry: &Entry, date: NaiveDate) -> Option<LastRun> {
+    match catch_up(app, entry, date) {
+        Ok(through) => Some(LastRun::Succeeded { through }),
+        Err(failure) => match failure.error {
+            Error::JobHeld(message) => {
+                tracing::warn!("serve: {}: {message}", entry.name);
+                None
+            }
+            e => {
+                tracing::error!("serve: {} for {date} failed: {e}", entry.name);
+                Some(LastRun::Failed {
+                    job: failure.job,
+                    date: failure.date,
+                    error: e.to_string(),
+                })
+            }
+        },
     }
 }
 
-fn catch_up(app: &App, entry: &Entry, date: NaiveDate) -> Result<()> {
-    let mut runner = Runner::open(app, Trigger::Cron, &format!("serve {}", entry.name))?;
-    let last = ledger::last_succeeded(runner.conn(), entry.work.last_job().as_str())?;
+/// Why a run of an entry stopped: the job and date it stopped at (no job when it failed
+/// before any job, or after them), and the error.
+struct Failure {
+    job: Option<JobName>,
+    date: NaiveDate,
+    error: Error,
+}
+
+/// Runs the dates an entry is behind by; returns the date it is done through.
+fn catch_up(app: &App, entry: &Entry, date: NaiveDate) -> Result<NaiveDate, Failure> {
+    let outside = |error: Error| Failure {
+        job: None,
+        date,
+        error,
+    };
+    let mut runner =
+        Runner::open(app, Trigger::Cron, &format!("serve {}", entry.name)).map_err(outside)?;
+    let last = ledger::last_succeeded(runner.conn(), entry.work.last_job().as_str())
+        .map_err(|e| outside(e.into()))?;
     let first = last.and_then(|d| d.succ_opt()).unwrap_or(date);
     let mut todo = dates(first, date);
     let cap = app.config.serve.catch_up_days.max(1) as usize;
@@ -192,17 +288,25 @@ fn catch_up(app: &App, entry: &Entry, date: NaiveDate) -> Result<()> {
         );
         todo.drain(..dropped);
     }
+    let jobs: &[JobName] = match &entry.work {
+        Work::Nightly => &JobName::NIGHTLY,
+        Work::Job(job) => std::slice::from_ref(job),
+    };
+    // As `nightly` does: every lock up front, all or none.
+    runner.hold(jobs).map_err(outside)?;
     let mut total = Summary::default();
+    let mut unmoved = Vec::new();
     for day in &todo {
         let day = *day;
-        let summary = match entry.work {
-            Work::Nightly => runner.nightly(day, false)?,
-            Work::Job(job) => {
-                let mut summary = Summary::default();
-                summary.add(&runner.run(job, day, false)?);
-                summary
-            }
-        };
+        let mut summary = Summary::default();
+        for &job in jobs {
+            let ran = runner.run(job, day, false).map_err(|error| Failure {
+                job: Some(job),
+                date: day,
+                error,
+            })?;
+            summary.add(&ran);
+        }
         if !summary.failed_files.is_empty() {
             tracing::warn!(
                 "serve: input files failed for {day}: {}",
@@ -211,11 +315,12 @@ fn catch_up(app: &App, entry: &Entry, date: NaiveDate) -> Result<()> {
         }
         for why in &summary.unmoved_files {
             tracing::error!("serve: an inbox file could not be moved for {day}: {why}");
+            unmoved.push((day, why.clone()));
         }
         total.jobs_run += summary.jobs_run;
         total.jobs_skipped += summary.jobs_skipped;
     }
-    runner.release()?;
+    runner.release().map_err(outside)?;
     match (todo.first(), todo.last()) {
         (Some(from), Some(to)) => tracing::info!(
             entry = %entry.name,
@@ -235,7 +340,16 @@ fn catch_up(app: &App, entry: &Entry, date: NaiveDate) -> Result<()> {
         ),
     }
     report_inbox(app);
-    Ok(())
+    // A file left in the inbox because it could not be moved is a disk problem the operator
+    // must fix (`nightly` exits 1 for it): the run counts as failed.
+    if let Some((day, why)) = unmoved.into_iter().next() {
+        return Err(Failure {
+            job: Some(JobName::IngestOrders),
+            date: day,
+            error: Error::Other(format!("an inbox file could not be moved: {why}")),
+        });
+    }
+    Ok(todo.last().copied().or(last).unwrap_or(date))
 }
 
 /// Order files still in the inbox after a fire (not settled yet, or dropped after the day's

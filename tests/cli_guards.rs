@@ -330,6 +330,7 @@ fn a_config_mistake_names_its_key_for_every_kind_of_value() {
         ),
         ("[serve]\ncatch_up_days = 0\n", "catch_up_days"),
         ("[output]\nbom = \"yes\"\n", "bom"),
+        ("[serve]\nlisten = \"localhost:9187\"\n", "[serve] listen"),
     ] {
         let env = TestEnv::new();
         std::fs::write(

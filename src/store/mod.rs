@@ -10,6 +10,7 @@ pub mod export;
 pub mod families;
 pub mod invoices;
 pub mod ledger;
+pub mod metrics;
 pub mod output_owner;
 pub mod redact;
 pub mod reports;
