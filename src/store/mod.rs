@@ -11,6 +11,7 @@ pub mod families;
 pub mod invoices;
 pub mod ledger;
 pub mod output_owner;
+pub mod preview;
 pub mod redact;
 pub mod reports;
 pub mod schema;
