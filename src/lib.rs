@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod logging;
 pub mod output;
 pub mod output_folder;
+pub mod preview;
 pub mod runner;
 pub mod serve;
 pub mod status;

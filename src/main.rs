@@ -16,6 +16,7 @@ use subsweep::intake::catalog;
 use subsweep::jobs::JobName;
 use subsweep::logging::{self, LogFormat};
 use subsweep::output;
+use subsweep::preview::{self, Format as PreviewFormat};
 use subsweep::runner::{Runner, Summary, Trigger};
 use subsweep::store;
 use subsweep::store::redact;
@@ -127,6 +128,20 @@ enum Command {
         /// processed date).
         #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
         as_of: Option<NaiveDate>,
+    },
+    /// The lines and totals the next invoices will hold if no further orders arrive (reads
+    /// only: nothing is written, no invoice number is assigned).
+    Preview {
+        /// Only this customer's invoices.
+        #[arg(long, value_name = "ID")]
+        customer: Option<String>,
+        /// Last day covered, YYYY-MM-DD: the invoices of the periods ending on or before it
+        /// (default: the end of the current invoice period).
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
+        through: Option<NaiveDate>,
+        /// csv: the columns of invoice-lines.csv, InvoiceNumber PREVIEW; table: for people.
+        #[arg(long, value_enum, default_value_t = PreviewFormat::Table)]
+        format: PreviewFormat,
     },
     /// Embedded database + fixtures, end to end.
     Demo,
@@ -385,6 +400,34 @@ fn run(cli: Cli) -> Result<Exit> {
         Command::Serve => {
             let app = App::open(&cli.config, url)?;
             serve::serve(&app)?;
+            Ok(Exit::Done)
+        }
+        Command::Preview {
+            customer,
+            through,
+            format,
+        } => {
+            let app = App::open(&cli.config, url)?;
+            let mut conn = app.connect()?;
+            let customer = customer.as_deref();
+            store::preview::in_snapshot(&mut conn, |conn| -> Result<()> {
+                let plan = preview::plan(conn, &app.config, through, today())?;
+                if plan.pending_events > 0 {
+                    tracing::warn!(
+                        "{} staged order event(s) dated on or before {} are not applied yet: the \
+                         preview leaves them out (it shows what the invoices hold if no further \
+                         orders arrive)",
+                        plan.pending_events,
+                        plan.through
+                    );
+                }
+                match format {
+                    PreviewFormat::Csv => {
+                        preview::write_csv(out, conn, &plan, &app.config.partner.id, customer)
+                    }
+                    PreviewFormat::Table => preview::write_table(out, conn, &plan, customer),
+                }
+            })?;
             Ok(Exit::Done)
         }
         Command::Status => {

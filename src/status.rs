@@ -172,7 +172,7 @@ fn run_state(conn: &mut PgConnection, run: &ledger::JobRun) -> Result<(&'static 
 }
 
 /// What the state clock's step means, in words.
-fn step_words(step: Step) -> &'static str {
+pub(crate) fn step_words(step: Step) -> &'static str {
     match step {
         Step::TrialConversions => "after trial conversions",
         Step::Renewals => "after renewals",
@@ -213,6 +213,19 @@ pub fn write_backfill_plan(
         inbox_waiting(config),
         config.intake.inbox.display()
     )?;
+    // The money of the periods it would close, from preview's computation (read-only).
+    let money = if has_schema.present {
+        Some(crate::store::preview::in_snapshot(
+            conn,
+            |conn| -> Result<_> {
+                let plan = crate::preview::plan(conn, config, Some(to), to)?;
+                let totals = crate::preview::totals(conn, &plan, None)?;
+                Ok((plan.pending_events, totals))
+            },
+        )?)
+    } else {
+        None
+    };
     let mut nothing = 0;
     for date in crate::runner::dates(from, to) {
         let todo: Vec<&str> = JobName::NIGHTLY[1..]
@@ -232,9 +245,32 @@ pub fn write_backfill_plan(
             ""
         };
         writeln!(out, "  {date}: {}{invoice}", todo.join(", "))?;
+        if !invoice.is_empty() {
+            let period = invoicing::period_containing(date, config.billing.invoice_day);
+            let totals = money
+                .as_ref()
+                .and_then(|(_, t)| t.get(&period.start))
+                .cloned()
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "      invoice period {} .. {}: {}",
+                period.start,
+                period.end,
+                totals.describe()
+            )?;
+        }
     }
     if nothing > 0 {
         writeln!(out, "  {nothing} date(s) already done, skipped")?;
+    }
+    if let Some((pending, _)) = money {
+        writeln!(
+            out,
+            "  invoice totals as `subsweep preview --through {to}` computes them: if no further \
+             orders arrive ({pending} staged order event(s) not applied yet and the files in the \
+             inbox are not counted)"
+        )?;
     }
     Ok(())
 }

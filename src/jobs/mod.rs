@@ -13,7 +13,7 @@ pub mod ingest_orders;
 pub mod invoices;
 pub mod renewals;
 pub mod suspension_expiry;
-mod transitions;
+pub(crate) mod transitions;
 pub mod trial_conversions;
 
 use crate::config::Config;

@@ -163,7 +163,7 @@ fn apply_step(
 
 /// Splits off the rows of `rows`' last group (rows grouped by `key`, each group contiguous):
 /// the next fetch may continue that group.
-fn split_last_group<T>(rows: &mut Vec<T>, key: impl Fn(&T) -> &str) -> Vec<T> {
+pub(crate) fn split_last_group<T>(rows: &mut Vec<T>, key: impl Fn(&T) -> &str) -> Vec<T> {
     let Some(last) = rows.last().map(|r| key(r).to_string()) else {
         return Vec::new();
     };

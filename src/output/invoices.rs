@@ -75,12 +75,72 @@ pub enum LinesError {
 }
 
 /// The billing cycle of a subscription billed every `months` months.
-fn billing_cycle(months: &str) -> Option<&'static str> {
+fn billing_cycle(months: i64) -> Option<&'static str> {
     match months {
-        "1" => Some("monthly"),
-        "12" => Some("annual"),
+        1 => Some("monthly"),
+        12 => Some("annual"),
         _ => None,
     }
+}
+
+/// The values of one invoice line as the database holds them (text as stored, `""` for an
+/// absent parent). Both `invoices` and `preview` write a line through [`line_cells`], so the
+/// two can never format a line differently.
+#[derive(Debug, Clone, Copy)]
+pub struct LineValues<'a> {
+    pub customer_id: &'a str,
+    pub customer_name: &'a str,
+    pub customer_country: &'a str,
+    pub invoice_number: &'a str,
+    pub order_id: &'a str,
+    pub subscription_id: &'a str,
+    pub parent_subscription_id: &'a str,
+    pub offer_id: &'a str,
+    pub offer_name: &'a str,
+    pub publisher_name: &'a str,
+    pub charge_type: &'a str,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub billable_days: i64,
+    pub period_days: i64,
+    pub unit_price: Decimal,
+    pub quantity: Decimal,
+    pub amount: Decimal,
+    pub currency: &'a str,
+    pub billing_months: i64,
+    pub posted_on: NaiveDate,
+}
+
+/// The 22 cells of one invoice-lines.csv row, in [`LINE_HEADER`] order; `partner_cell` is the
+/// partner id already formatted with [`cells::text`]. Fails only on a billing frequency the
+/// file cannot name.
+pub fn line_cells(partner_cell: &str, v: &LineValues<'_>) -> Result<[String; 22], String> {
+    let cycle = billing_cycle(v.billing_months)
+        .ok_or_else(|| format!("billing every {} months", v.billing_months))?;
+    Ok([
+        partner_cell.to_string(),
+        cells::text(v.customer_id),
+        cells::text(v.customer_name),
+        cells::text(v.customer_country),
+        cells::text(v.invoice_number),
+        cells::text(v.order_id),
+        cells::text(v.subscription_id),
+        cells::text(v.parent_subscription_id),
+        cells::text(v.offer_id),
+        cells::text(v.offer_name),
+        cells::text(v.publisher_name),
+        cells::text(v.charge_type),
+        cells::date(Some(v.start_date)),
+        cells::date(Some(v.end_date)),
+        v.billable_days.to_string(),
+        v.period_days.to_string(),
+        cells::price(v.unit_price),
+        cells::quantity(Some(v.quantity)),
+        cells::amount(v.amount),
+        cells::text(v.currency),
+        cycle.to_string(),
+        cells::date(Some(v.posted_on)),
+    ])
 }
 
 /// Writes invoice-lines.csv from `rows` (CSV rows as [`crate::store::invoices::period_lines`]
@@ -125,13 +185,40 @@ pub fn write_lines(
             f(i).parse::<NaiveDate>()
                 .map_err(|e| bad(format!("'{}' is not a date: {e}", f(i))))
         };
-        let amount = cells::amount(decimal(17)?);
-        let invoice = f(3);
+        let integer = |i: usize| {
+            f(i).parse::<i64>()
+                .map_err(|e| bad(format!("'{}' is not a whole number: {e}", f(i))))
+        };
+        let values = LineValues {
+            customer_id: f(0),
+            customer_name: f(1),
+            customer_country: f(2),
+            invoice_number: f(3),
+            order_id: f(4),
+            subscription_id: f(5),
+            parent_subscription_id: f(6),
+            offer_id: f(7),
+            offer_name: f(8),
+            publisher_name: f(9),
+            charge_type: f(10),
+            start_date: date(11)?,
+            end_date: date(12)?,
+            billable_days: integer(13)?,
+            period_days: integer(14)?,
+            unit_price: decimal(15)?,
+            quantity: decimal(16)?,
+            amount: decimal(17)?,
+            currency: f(18),
+            billing_months: integer(19)?,
+            posted_on: date(20)?,
+        };
+        let cells = line_cells(&partner, &values).map_err(bad)?;
+        let invoice = values.invoice_number;
         match written.get_mut(invoice) {
             Some((lines, total)) => {
                 *lines += 1;
                 // Sum what the file says, not what the database holds.
-                *total += amount
+                *total += cells[18]
                     .parse::<Decimal>()
                     .expect("a formatted amount parses back");
             }
@@ -141,32 +228,7 @@ pub fn write_lines(
                 )));
             }
         }
-        let cycle =
-            billing_cycle(f(19)).ok_or_else(|| bad(format!("billing every {} months", f(19))))?;
-        csv.write_record([
-            partner.as_str(),
-            &cells::text(f(0)),
-            &cells::text(f(1)),
-            &cells::text(f(2)),
-            &cells::text(invoice),
-            &cells::text(f(4)),
-            &cells::text(f(5)),
-            &cells::text(f(6)),
-            &cells::text(f(7)),
-            &cells::text(f(8)),
-            &cells::text(f(9)),
-            &cells::text(f(10)),
-            &cells::date(Some(date(11)?)),
-            &cells::date(Some(date(12)?)),
-            f(13),
-            f(14),
-            &cells::price(decimal(15)?),
-            &cells::quantity(Some(decimal(16)?)),
-            &amount,
-            &cells::text(f(18)),
-            cycle,
-            &cells::date(Some(date(20)?)),
-        ])?;
+        csv.write_record(&cells)?;
     }
     for invoice in invoices {
         let (lines, total) = written[invoice.invoice_number.as_str()];

@@ -12,6 +12,7 @@ pub mod invoices;
 pub mod ledger;
 pub mod metrics;
 pub mod output_owner;
+pub mod preview;
 pub mod redact;
 pub mod reports;
 pub mod schema;
