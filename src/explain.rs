@@ -202,10 +202,7 @@ pub enum Origin {
     /// An order row.
     Order(RowRef),
     /// A start-of-day step of `date`.
-    StartOfDay {
-        date: Day,
-        step: &'static str,
-    },
+    StartOfDay { date: Day, step: &'static str },
     /// A correction, posted by apply-orders of `posted_on`, of an earlier line.
     Correction {
         posted_on: Day,
@@ -410,12 +407,16 @@ fn explain_lines(
             let sub = family.member(&line.subscription_id);
             let order_row = |order_id: &str, n: u32| by_row.get(&(order_id, n)).copied();
             let origin = match (cause.as_ref(), p.corrects) {
-                (_, Some(corrects)) | (Some(&Cause::Offset { line_id: corrects, .. }), None) => {
-                    Origin::Correction {
-                        posted_on: Day(p.posted_on),
-                        corrects_line_id: corrects,
-                    }
-                }
+                (_, Some(corrects))
+                | (
+                    Some(&Cause::Offset {
+                        line_id: corrects, ..
+                    }),
+                    None,
+                ) => Origin::Correction {
+                    posted_on: Day(p.posted_on),
+                    corrects_line_id: corrects,
+                },
                 _ => match origins.get(&line.key()).zip(history) {
                     Some((&i, h)) => match h.steps[i].event {
                         Some(e) => Origin::Order(row_ref(&accepted[e])),
@@ -438,13 +439,10 @@ fn explain_lines(
                     order_id,
                     line: n,
                     part: OrderPart::Seats(_),
-                }) => seat_change(posted, &line.cause, order_id, *n, &known, line),
+                }) => seat_change(posted, order_id, *n, &known, line),
                 _ => None,
             };
-            let corrected = p
-                .corrects
-                .and_then(|id| by_id.get(&id))
-                .map(|c| &c.line);
+            let corrected = p.corrects.and_then(|id| by_id.get(&id)).map(|c| &c.line);
             let is_offset = p.corrects.is_some() || matches!(cause, Some(Cause::Offset { .. }));
             let late = if is_offset {
                 core::late_on(applied.iter().copied(), p.posted_on)
@@ -491,7 +489,6 @@ fn explain_lines(
 /// lines (same row, same range).
 fn seat_change(
     posted: &[PostedRow],
-    _cause: &str,
     order_id: &str,
     n: u32,
     known: &dyn Fn(&str, u32) -> bool,
@@ -618,9 +615,8 @@ fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     for m in &r.members {
         writeln!(
             out,
-            "  {:<7} {} offer {} — {}",
+            "  {:<7} offer {} — {}",
             m.role,
-            m.subscription_id,
             m.offer_id,
             state_text(&m.state)
         )?;
@@ -698,7 +694,7 @@ fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     for l in &r.lines {
         writeln!(
             out,
-            "  #{} {} {} {}..{} {}/{} days, {} × {} = {} {}, posted {}, {}",
+            "  #{} {} {} {}..{} {}/{} days, {} × {}, amount {} {}, posted {}, {}",
             l.line_id,
             l.subscription_id,
             l.charge_type,

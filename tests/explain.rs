@@ -223,7 +223,11 @@ fn explain_lists_exactly_the_lines_posted_for_the_family_with_their_invoices() {
                 })
                 .collect();
             from_explain.sort();
-            assert_eq!(from_explain, invoice_rows(&env, month, subs), "{id} {month}");
+            assert_eq!(
+                from_explain,
+                invoice_rows(&env, month, subs),
+                "{id} {month}"
+            );
         }
         // The August period is not emitted yet.
         for l in report["lines"].as_array().unwrap() {
@@ -252,7 +256,10 @@ fn a_suspension_34_days_into_the_term_says_27_of_31() {
     // The add-on, suspended with its base, says the same rule for its own line.
     let addon = words_of(&report, "E2-1", "Cancel fee");
     assert_eq!(addon.len(), 1);
-    assert!(addon[0].starts_with("suspended 25 days into the term"), "{addon:?}");
+    assert!(
+        addon[0].starts_with("suspended 25 days into the term"),
+        "{addon:?}"
+    );
     let line = report["lines"]
         .as_array()
         .unwrap()
@@ -402,9 +409,7 @@ fn rejected_rows_are_the_customers_own_never_another_customers() {
     assert_eq!(rejected["E3:5"].0, "malformed_row");
     // C-3's rows exist and named E3-1, but are C-3's.
     assert_eq!(
-        env.count(
-            "SELECT count(*) AS n FROM rejected_rows r WHERE r.raw[1] = 'X9'"
-        ),
+        env.count("SELECT count(*) AS n FROM rejected_rows r WHERE r.raw[1] = 'X9'"),
         2
     );
     let text = explain_text(&env, "E3-1");

@@ -40,7 +40,10 @@ pub enum Cause {
         part: OrderPart,
     },
     /// A correction of line `line_id`, posted on `posted_on`.
-    Offset { posted_on: NaiveDate, line_id: i64 },
+    Offset {
+        posted_on: NaiveDate,
+        line_id: i64,
+    },
 }
 
 /// Which line of an order row.
@@ -98,11 +101,7 @@ pub fn refund_cause(order_cause: &str, charge_type: ChargeType, refunded: &str) 
 
 /// The cause of a correction of line `line_id` posted on `posted_on`.
 pub fn offset_cause(posted_on: NaiveDate, line_id: i64) -> String {
-    Cause::Offset {
-        posted_on,
-        line_id,
-    }
-    .to_string()
+    Cause::Offset { posted_on, line_id }.to_string()
 }
 
 impl fmt::Display for Cause {

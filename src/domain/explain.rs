@@ -329,7 +329,9 @@ pub fn words(line: &ChargeLine, cause: &Cause, ctx: &LineContext<'_>) -> String 
                 })
                 .collect();
             if why.is_empty() {
-                format!("{what}: the family's history changed when orders were applied on {posted_on}")
+                format!(
+                    "{what}: the family's history changed when orders were applied on {posted_on}"
+                )
             } else {
                 format!("{what}: {}", why.join("; "))
             }

@@ -521,8 +521,8 @@ impl Family {
             }
         }
         if !sub.state.in_trial
-            && let Some(line) =
-                first_period_charge(&sub, date, &Cause::Purchase.to_string()).map_err(|_| uncomputable(order))?
+            && let Some(line) = first_period_charge(&sub, date, &Cause::Purchase.to_string())
+                .map_err(|_| uncomputable(order))?
         {
             lines.push(line);
         }
@@ -879,9 +879,12 @@ impl Family {
                     });
                 }
             }
-        } else if let Some(line) =
-            usage_line_until(sub, usage_through, ChargeType::UsageCancel, &Cause::Usage.to_string())?
-        {
+        } else if let Some(line) = usage_line_until(
+            sub,
+            usage_through,
+            ChargeType::UsageCancel,
+            &Cause::Usage.to_string(),
+        )? {
             lines.push(line);
         }
         let state = &mut self.members[index].state;
@@ -1016,7 +1019,9 @@ impl Family {
         state.in_trial = false;
         state.paid_start = Some(date);
         state.anchor = anchor;
-        if let Some(line) = first_period_charge(&self.members[index], date, &Cause::Conversion.to_string())? {
+        if let Some(line) =
+            first_period_charge(&self.members[index], date, &Cause::Conversion.to_string())?
+        {
             lines.push(line);
         }
         Ok(())
@@ -1038,7 +1043,12 @@ impl Family {
             return Ok(());
         }
         let before = previous_day(date);
-        if let Some(line) = usage_line_until(sub, before, ChargeType::UsageCycle, &Cause::Usage.to_string())? {
+        if let Some(line) = usage_line_until(
+            sub,
+            before,
+            ChargeType::UsageCycle,
+            &Cause::Usage.to_string(),
+        )? {
             lines.push(line);
         }
         self.members[index].state.usage_units = Decimal::ZERO;
@@ -1069,7 +1079,11 @@ impl Family {
             } else {
                 ChargeType::CycleFee
             };
-            let cause = if term_ends { Cause::Renewal } else { Cause::Period };
+            let cause = if term_ends {
+                Cause::Renewal
+            } else {
+                Cause::Period
+            };
             if let Some(line) = first_period_charge(sub, date, &cause.to_string())? {
                 lines.push(ChargeLine {
                     charge_type,
