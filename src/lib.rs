@@ -5,6 +5,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod explain;
 pub mod failpoint;
 pub mod generate;
 pub mod intake;

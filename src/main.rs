@@ -143,6 +143,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = PreviewFormat::Table)]
         format: PreviewFormat,
     },
+    /// Why a subscription's lines exist: its family's orders, rejects, history and lines.
+    Explain {
+        /// The subscription (base or add-on): <order_id>-<line> of its purchase row.
+        #[arg(value_name = "SUBSCRIPTION_ID")]
+        subscription_id: String,
+        /// text for people, json for tools (a stable structure, see docs/explain.md).
+        #[arg(long, value_enum, default_value_t = subsweep::explain::Format::Text)]
+        format: subsweep::explain::Format,
+    },
     /// Embedded database + fixtures, end to end.
     Demo,
     /// Write a deterministic data set (catalog, customers, order files) for benchmarks.
@@ -336,6 +345,16 @@ fn run(cli: Cli) -> Result<Exit> {
                 None => store::clock::processed_through(&mut conn)?.unwrap_or_else(yesterday),
             };
             output::subscriptions::write_csv(out, &list, as_of)?;
+            Ok(Exit::Done)
+        }
+        Command::Explain {
+            subscription_id,
+            format,
+        } => {
+            let app = App::open(&cli.config, url)?;
+            let mut conn = app.connect()?;
+            let report = subsweep::explain::report(&mut conn, &app.config, &subscription_id)?;
+            subsweep::explain::write(out, &report, format)?;
             Ok(Exit::Done)
         }
         Command::Run {

@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 
 use super::calendar::DateRange;
 use super::catalog::{Customer, MAX_SEATS, Offer, usage_units_problem};
+use super::cause::{self, Cause, SeatSide};
 use super::charges::{ChargeLine, ChargeType, Ledger, Sign};
 use super::eligibility::{self, Holdings, PurchaseFacts, role_message, seats_message};
 use super::money::{Uncomputable, chargeable, checked_add, usage_amount};
@@ -86,7 +87,7 @@ pub struct FamilyEvent {
 impl FamilyEvent {
     /// The cause recorded on the lines this event makes.
     pub fn cause(&self) -> String {
-        format!("order:{}:{}", self.order.order_id, self.order.line)
+        cause::order_cause(&self.order.order_id, self.order.line)
     }
 
     /// The subscription the event acts on (the one a purchase creates).
@@ -520,8 +521,8 @@ impl Family {
             }
         }
         if !sub.state.in_trial
-            && let Some(line) =
-                first_period_charge(&sub, date, "purchase").map_err(|_| uncomputable(order))?
+            && let Some(line) = first_period_charge(&sub, date, &Cause::Purchase.to_string())
+                .map_err(|_| uncomputable(order))?
         {
             lines.push(line);
         }
@@ -580,7 +581,10 @@ impl Family {
         {
             let range = DateRange::new(date.max(paid_start), period.end);
             let (id, price) = (sub.id.clone(), sub.terms.unit_price);
-            for (q, sign, suffix) in [(old, Sign::Credit, "old"), (quantity, Sign::Charge, "new")] {
+            for (q, sign, side) in [
+                (old, Sign::Credit, SeatSide::Old),
+                (quantity, Sign::Charge, SeatSide::New),
+            ] {
                 lines.push(ChargeLine::prorated(
                     &id,
                     ChargeType::CycleInstanceProrate,
@@ -589,7 +593,7 @@ impl Family {
                     price,
                     q,
                     sign,
-                    format!("{cause}:{suffix}"),
+                    cause::seats_cause(cause, side),
                 )?);
             }
         }
@@ -870,14 +874,17 @@ impl Family {
                     lines.push(ChargeLine {
                         charge_type: ChargeType::CancelFee,
                         amount: -entry.amount,
-                        cause: format!("{cause}/{}/{}", entry.charge_type, entry.cause),
+                        cause: cause::refund_cause(cause, entry.charge_type, &entry.cause),
                         ..entry
                     });
                 }
             }
-        } else if let Some(line) =
-            usage_line_until(sub, usage_through, ChargeType::UsageCancel, "usage")?
-        {
+        } else if let Some(line) = usage_line_until(
+            sub,
+            usage_through,
+            ChargeType::UsageCancel,
+            &Cause::Usage.to_string(),
+        )? {
             lines.push(line);
         }
         let state = &mut self.members[index].state;
@@ -1012,7 +1019,9 @@ impl Family {
         state.in_trial = false;
         state.paid_start = Some(date);
         state.anchor = anchor;
-        if let Some(line) = first_period_charge(&self.members[index], date, "conversion")? {
+        if let Some(line) =
+            first_period_charge(&self.members[index], date, &Cause::Conversion.to_string())?
+        {
             lines.push(line);
         }
         Ok(())
@@ -1034,7 +1043,12 @@ impl Family {
             return Ok(());
         }
         let before = previous_day(date);
-        if let Some(line) = usage_line_until(sub, before, ChargeType::UsageCycle, "usage")? {
+        if let Some(line) = usage_line_until(
+            sub,
+            before,
+            ChargeType::UsageCycle,
+            &Cause::Usage.to_string(),
+        )? {
             lines.push(line);
         }
         self.members[index].state.usage_units = Decimal::ZERO;
@@ -1065,8 +1079,12 @@ impl Family {
             } else {
                 ChargeType::CycleFee
             };
-            let cause = if term_ends { "renewal" } else { "period" };
-            if let Some(line) = first_period_charge(sub, date, cause)? {
+            let cause = if term_ends {
+                Cause::Renewal
+            } else {
+                Cause::Period
+            };
+            if let Some(line) = first_period_charge(sub, date, &cause.to_string())? {
                 lines.push(ChargeLine {
                     charge_type,
                     ..line
@@ -1096,7 +1114,7 @@ impl Family {
                     date,
                     Status::Deleted,
                     previous_day(date),
-                    "deletion",
+                    &Cause::Deletion.to_string(),
                     lines,
                 )?;
             }

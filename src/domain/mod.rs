@@ -5,8 +5,10 @@
 pub mod book;
 pub mod calendar;
 pub mod catalog;
+pub mod cause;
 pub mod charges;
 pub mod eligibility;
+pub mod explain;
 pub mod invoicing;
 pub mod lifecycle;
 pub mod money;

@@ -181,7 +181,7 @@ fn offset(
             unit_price: basis.unit_price,
             quantity,
             amount,
-            cause: format!("offset:{posted_on}:{}", original.line_id),
+            cause: super::cause::offset_cause(posted_on, original.line_id),
         },
     }
 }

@@ -28,12 +28,36 @@ pub struct Replayed {
     pub verdicts: Vec<Result<Option<u32>, Reject>>,
 }
 
+/// One step of a replay, as it happens: a start-of-day step or an event (its index in the
+/// events given), the family right after it, and the lines it made.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    pub moment: Moment,
+    /// The event applied, or `None` for a start-of-day step.
+    pub event: Option<usize>,
+    pub family: &'a Family,
+    pub lines: &'a [ChargeLine],
+    /// For an event: applied, or why not.
+    pub verdict: Option<&'a Result<Option<u32>, Reject>>,
+}
+
 /// Replays `events` (any order; those after `through` are left out) for family `family_id`.
 pub fn replay(
     family_id: &str,
     events: &[ReplayEvent<'_>],
     through: Moment,
     policy: &Policy,
+) -> Replayed {
+    replay_observed(family_id, events, through, policy, &mut |_| {})
+}
+
+/// [`replay`], telling `observe` about every step as it is taken (what `explain` shows).
+pub fn replay_observed(
+    family_id: &str,
+    events: &[ReplayEvent<'_>],
+    through: Moment,
+    policy: &Policy,
+    observe: &mut dyn FnMut(Observed<'_>),
 ) -> Replayed {
     let mut order: Vec<usize> = (0..events.len())
         .filter(|&i| {
@@ -70,17 +94,38 @@ pub fn replay(
             Step::SuspensionExpiry,
         ] {
             if Moment::new(date, step) <= through {
-                lines.extend(family.start_of_day(date, step));
+                let made = family.start_of_day(date, step);
+                observe(Observed {
+                    moment: Moment::new(date, step),
+                    event: None,
+                    family: &family,
+                    lines: &made,
+                    verdict: None,
+                });
+                lines.extend(made);
             }
         }
         while next_event < order.len() && events[order[next_event]].event.order.event_date() == date
         {
             let i = order[next_event];
-            let result = family.apply(events[i].event, events[i].checks, policy);
-            verdicts[i] = result.map(|applied| {
-                lines.extend(applied.lines);
-                applied.retention_days
+            let made = match family.apply(events[i].event, events[i].checks, policy) {
+                Ok(applied) => {
+                    verdicts[i] = Ok(applied.retention_days);
+                    applied.lines
+                }
+                Err(reject) => {
+                    verdicts[i] = Err(reject);
+                    Vec::new()
+                }
+            };
+            observe(Observed {
+                moment: Moment::new(date, Step::Orders),
+                event: Some(i),
+                family: &family,
+                lines: &made,
+                verdict: Some(&verdicts[i]),
             });
+            lines.extend(made);
             next_event += 1;
         }
         let upcoming_event = order

@@ -6,6 +6,7 @@ pub mod charges;
 pub mod clock;
 pub mod embedded;
 pub mod events;
+pub mod explain;
 pub mod export;
 pub mod families;
 pub mod invoices;
