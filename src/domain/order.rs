@@ -198,6 +198,7 @@ pub fn parse_row(raw: &RawRow) -> Result<OrderEvent, Malformed> {
             )
         })?
         .with_timezone(&Utc);
+    let event_time = to_microseconds(event_time);
     let action_text = required(col::ACTION)?;
     let action = action_text
         .parse::<Action>()
@@ -253,6 +254,21 @@ pub fn parse_row(raw: &RawRow) -> Result<OrderEvent, Malformed> {
         auto_renew,
         reason,
     })
+}
+
+/// The instant as the database holds it, so that the rules and a later replay from the
+/// database see the same time: whole microseconds (finer digits are dropped, never rounded
+/// up into the next second or day), and a leap second (`23:59:60`) as the last microsecond of
+/// its minute (`23:59:59.999999`), which keeps it on its own date.
+fn to_microseconds(time: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Timelike;
+    let nanos = time.nanosecond();
+    let kept = if nanos >= 1_000_000_000 {
+        999_999_000
+    } else {
+        nanos - nanos % 1_000
+    };
+    time.with_nanosecond(kept).unwrap_or(time)
 }
 
 /// A plain decimal ≥ 0 (`3`, `12.5`); no exponents, signs or grouping. A number with more
@@ -438,6 +454,31 @@ mod tests {
             pairs[2] = ("event_time", time);
             let event = parse_row(&row(&pairs)).unwrap();
             let _ = event.event_date();
+        }
+    }
+
+    #[test]
+    fn times_are_kept_to_the_microsecond_and_a_leap_second_stays_in_its_minute() {
+        for (written, kept) in [
+            ("2026-11-10T23:59:60Z", "2026-11-10T23:59:59.999999Z"),
+            ("2026-11-11T09:59:60.5+10:00", "2026-11-10T23:59:59.999999Z"),
+            ("2026-11-10T10:00:00.123456789Z", "2026-11-10T10:00:00.123456Z"),
+            ("2026-11-10T23:59:59.9999999Z", "2026-11-10T23:59:59.999999Z"),
+            ("2026-11-10T10:00:00.5Z", "2026-11-10T10:00:00.500Z"),
+        ] {
+            let mut pairs = purchase();
+            pairs[2] = ("event_time", written);
+            let event = parse_row(&row(&pairs)).unwrap();
+            assert_eq!(
+                event
+                    .event_time
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                kept,
+                "{written}"
+            );
+            // What is kept renders and reads back to itself.
+            let plain = plain_values(&event);
+            assert_eq!(parse_row(&plain).unwrap(), event, "{written}");
         }
     }
 

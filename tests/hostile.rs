@@ -1,0 +1,125 @@
+//! Hostile inputs a new user tries that the earlier issues did not list: odd times, invisible
+//! characters, headers of a hundred thousand columns, duplicate catalog ids, folders that
+//! overlap, command-line typos, a database migrated by a newer version. Each is a night that
+//! goes on, a file that fails naming its line, or a refusal that names the key.
+
+mod common;
+
+use common::{PARTNER, TestEnv};
+
+const HEADER: &str = common::ORDER_HEADER;
+
+/// A test environment with the fixture catalog loaded through the CLI.
+fn env() -> TestEnv {
+    let env = TestEnv::new();
+    env.load_fixture_catalog();
+    env
+}
+
+/// An order file of `rows`.
+fn order_file(rows: &[String]) -> String {
+    let mut text = format!("{HEADER}\n");
+    for row in rows {
+        text.push_str(row);
+        text.push('\n');
+    }
+    text
+}
+
+/// A purchase of 3 seats of MS-M365-BP by C-1001 at `time`.
+fn purchase(order: &str, time: &str) -> String {
+    format!("{order},1,{time},purchase,C-1001,admin_agent,{PARTNER},MS-M365-BP,3,,,,")
+}
+
+fn nightly(env: &TestEnv, date: &str) -> (i32, String) {
+    let (code, _, err) = env.run(&["nightly", "--date", date]);
+    (code, err)
+}
+
+/// rejects.csv of a day as (order_id, error_code, error_message).
+fn rejects(env: &TestEnv, date: &str) -> Vec<(String, String, String)> {
+    let path = env
+        .config
+        .reports_dir(date.parse().unwrap())
+        .join("rejects.csv");
+    let mut reader = csv::Reader::from_path(&path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                r[at("order_id")].to_string(),
+                r[at("error_code")].to_string(),
+                r[at("error_message")].to_string(),
+            )
+        })
+        .collect()
+}
+
+fn subscription_exists(env: &TestEnv, id: &str) -> bool {
+    env.count(&format!(
+        "SELECT count(*) AS n FROM subscriptions WHERE subscription_id = '{id}'"
+    )) == 1
+}
+
+// ------------------------------------------------------------------------- event times
+
+#[test]
+fn a_leap_second_stays_on_its_own_date_and_its_purchase_is_applied_that_day() {
+    let env = env();
+    env.drop_file(
+        "leap.csv",
+        order_file(&[
+            purchase("LEAP-Z", "2026-11-10T23:59:60Z"),
+            purchase("LEAP-OFF", "2026-11-11T09:59:60+10:00"),
+        ]),
+    );
+    let (code, err) = nightly(&env, "2026-11-10");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(rejects(&env, "2026-11-10"), vec![]);
+    for id in ["LEAP-Z-1", "LEAP-OFF-1"] {
+        assert!(subscription_exists(&env, id), "{id} applied on its date");
+    }
+    // The database holds what the rules saw: the last microsecond of the 10th (UTC) for both.
+    assert_eq!(
+        env.count(
+            "SELECT count(*) AS n FROM staged_events \
+             WHERE event_time = '2026-11-10T23:59:59.999999Z' AND event_date = '2026-11-10'"
+        ),
+        2
+    );
+    assert_eq!(
+        env.count(
+            "SELECT count(*) AS n FROM subscriptions \
+             WHERE subscription_id LIKE 'LEAP-%' AND anchor_date = '2026-11-10'"
+        ),
+        2
+    );
+    let (code, err) = nightly(&env, "2026-11-11");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(rejects(&env, "2026-11-11"), vec![]);
+}
+
+#[test]
+fn a_time_finer_than_a_microsecond_is_kept_to_the_microsecond_so_a_redrop_is_identical() {
+    let env = env();
+    let row = purchase("NANO", "2026-11-10T10:00:00.123456789Z");
+    env.drop_file("first.csv", order_file(std::slice::from_ref(&row)));
+    let (code, err) = nightly(&env, "2026-11-10");
+    assert_eq!(code, 0, "{err}");
+    assert!(subscription_exists(&env, "NANO-1"));
+    // The same row again in another file (other bytes, so not a known file): identical.
+    env.drop_file("second.csv", format!("{}\n", order_file(&[row])));
+    let (code, err) = nightly(&env, "2026-11-11");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(rejects(&env, "2026-11-11"), vec![]);
+    assert_eq!(
+        env.count(
+            "SELECT count(*) AS n FROM staged_events \
+             WHERE event_time = '2026-11-10T10:00:00.123456Z'"
+        ),
+        1
+    );
+}
