@@ -123,3 +123,40 @@ fn a_time_finer_than_a_microsecond_is_kept_to_the_microsecond_so_a_redrop_is_ide
         1
     );
 }
+
+// ------------------------------------------------------------------------- whole files
+
+#[test]
+fn a_header_of_a_hundred_thousand_unknown_columns_lists_fifty_problems_not_all() {
+    let env = env();
+    let mut header = HEADER.to_string();
+    for i in 0..100_000 {
+        header.push_str(&format!(",x{i}"));
+    }
+    env.drop_file("wide.csv", format!("{header}\n"));
+    env.drop_file(
+        "good.csv",
+        order_file(&[purchase("GOOD", "2026-11-10T10:00:00Z")]),
+    );
+    let (code, err) = nightly(&env, "2026-11-10");
+    assert_eq!(code, 65, "{err}");
+    assert!(subscription_exists(&env, "GOOD-1"));
+    let reasons =
+        std::fs::read_to_string(env.config.intake.failed.join("wide.csv.error.txt")).unwrap();
+    assert_eq!(reasons.lines().count(), 51, "{}", reasons.chars().take(500).collect::<String>());
+    assert!(reasons.contains("column x0: unknown column"), "{reasons}");
+    assert!(
+        reasons
+            .lines()
+            .last()
+            .unwrap()
+            .contains("and 99950 more problems"),
+        "{reasons}"
+    );
+    // The log and the record say as much, not 20 MB.
+    assert!(err.len() < 50_000, "stderr is {} bytes", err.len());
+    assert!(
+        env.count("SELECT max(length(error))::bigint AS n FROM inbox_files") < 50_000,
+        "the failure's record is bounded"
+    );
+}
