@@ -160,3 +160,61 @@ fn a_header_of_a_hundred_thousand_unknown_columns_lists_fifty_problems_not_all()
         "the failure's record is bounded"
     );
 }
+
+// ------------------------------------------------------------------ invisible characters
+
+#[test]
+fn an_identifier_holding_an_invisible_character_is_malformed_naming_it() {
+    let env = env();
+    // A byte order mark in the middle of a file (two exports pasted together), a zero-width
+    // space, a right-to-left mark, a soft hyphen: each makes an id that looks like another.
+    let rows = [
+        format!("\u{feff}{}", purchase("BOM", "2026-11-10T10:00:00Z")),
+        purchase("ZW\u{200b}SP", "2026-11-10T10:00:00Z"),
+        format!("RLM,1,2026-11-10T10:00:00Z,purchase,C-1001\u{200f},admin_agent,{PARTNER},MS-M365-BP,3,,,,"),
+        format!("SHY,1,2026-11-10T10:00:00Z,purchase,C-1001,admin_agent,{PARTNER},MS-M365\u{ad}-BP,3,,,,"),
+        purchase("PLAIN", "2026-11-10T10:00:00Z"),
+    ];
+    env.drop_file("mixed.csv", order_file(&rows));
+    let (code, err) = nightly(&env, "2026-11-10");
+    assert_eq!(code, 0, "{err}");
+    let rejects = rejects(&env, "2026-11-10");
+    let messages: Vec<&str> = rejects.iter().map(|(_, _, m)| m.as_str()).collect();
+    assert_eq!(rejects.len(), 4, "{rejects:?}");
+    for (column, char) in [
+        ("order_id", "U+FEFF"),
+        ("order_id", "U+200B"),
+        ("customer_id", "U+200F"),
+        ("offer_id", "U+00AD"),
+    ] {
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with(&format!("column {column}:")) && m.contains(char)),
+            "{column} {char}: {messages:?}"
+        );
+    }
+    assert!(rejects.iter().all(|(_, code, _)| code == "malformed_row"));
+    assert!(subscription_exists(&env, "PLAIN-1"));
+    assert_eq!(env.count("SELECT count(*) AS n FROM subscriptions"), 1);
+}
+
+#[test]
+fn a_catalog_id_holding_an_invisible_character_fails_the_file_naming_line_and_column() {
+    let env = TestEnv::new();
+    let customers = env.dir.path().join("customers.csv");
+    std::fs::write(
+        &customers,
+        "customer_id,name,country,segment,currency,account_opened_on\n\
+         C-1,First,US,commercial,USD,2025-01-01\n\
+         \u{feff}C-2,Second,US,commercial,USD,2025-01-01\n",
+    )
+    .unwrap();
+    let (code, _, err) = env.run(&["load-customers", customers.to_str().unwrap()]);
+    assert_eq!(code, 65, "{err}");
+    assert!(
+        err.contains("line 3 column customer_id") && err.contains("U+FEFF"),
+        "{err}"
+    );
+    assert_eq!(env.count("SELECT count(*) AS n FROM customers"), 0);
+}

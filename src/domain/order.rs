@@ -111,14 +111,8 @@ pub const MAX_ID_CHARS: usize = 100;
 /// An identifier as written, if it is one: no control characters and at most `max` characters
 /// (Unicode characters, not bytes: "Müller" is 6).
 fn identifier(column: usize, text: &str, max: usize) -> Result<&str, Malformed> {
-    if let Some(c) = text.chars().find(|c| c.is_control()) {
-        return Err(malformed(
-            column,
-            format!(
-                "holds the control character U+{:04X}: identifiers are printable text",
-                u32::from(c)
-            ),
-        ));
+    if let Some(problem) = unprintable(text) {
+        return Err(malformed(column, problem));
     }
     let chars = text.chars().count();
     if chars > max {
@@ -128,6 +122,51 @@ fn identifier(column: usize, text: &str, max: usize) -> Result<&str, Malformed> 
         ));
     }
     Ok(text)
+}
+
+/// Why `text` is not printable as an identifier, if it is not: it holds a control character
+/// (U+0000–U+001F, U+007F–U+009F) or an invisible one (a byte order mark in the middle of a
+/// file, a zero-width space, a direction mark, a soft hyphen, a line separator: Unicode's
+/// format characters and U+2028/U+2029), which would make an id that looks like another.
+pub fn unprintable(text: &str) -> Option<String> {
+    let c = text.chars().find(|c| c.is_control() || is_invisible(*c))?;
+    let what = if c.is_control() {
+        "control"
+    } else {
+        "invisible"
+    };
+    Some(format!(
+        "holds the {what} character U+{:04X}: identifiers are printable text",
+        u32::from(c)
+    ))
+}
+
+/// Unicode's format characters (general category Cf) and the line and paragraph separators.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x2028..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
 }
 
 fn malformed(column: usize, message: impl Into<String>) -> Malformed {

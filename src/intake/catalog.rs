@@ -84,6 +84,22 @@ fn check_lengths(
     }
 }
 
+/// Records a problem for every identifier of the row that holds a control or invisible
+/// character (the rule of order files: an id must look like no other).
+fn check_identifiers(
+    table: &Table,
+    columns: &[&str],
+    record: &csv::StringRecord,
+    line: u64,
+    problems: &mut Vec<FileProblem>,
+) {
+    for name in columns {
+        if let Some(problem) = crate::domain::order::unprintable(table.get(record, name)) {
+            problems.push(FileProblem::at(&table.path, line, Some(name), problem));
+        }
+    }
+}
+
 /// Reads one row's fields, collecting problems instead of stopping at the first.
 struct Fields<'a> {
     table: &'a Table,
@@ -181,6 +197,13 @@ pub fn read_offers(path: &Path) -> Result<Vec<Offer>, Vec<FileProblem>> {
     for (line, record) in &table.rows {
         let columns = [OFFER_REQUIRED, OFFER_OPTIONAL].concat();
         check_lengths(&table, &columns, record, *line, &mut problems);
+        check_identifiers(
+            &table,
+            &["offer_id", "exclusive_partners", "base_offers"],
+            record,
+            *line,
+            &mut problems,
+        );
         let mut f = Fields {
             table: &table,
             record,
@@ -335,6 +358,7 @@ pub fn read_customers(path: &Path) -> Result<Vec<Customer>, Vec<FileProblem>> {
     let mut customers = Vec::new();
     for (line, record) in &table.rows {
         check_lengths(&table, CUSTOMER_COLUMNS, record, *line, &mut problems);
+        check_identifiers(&table, &["customer_id"], record, *line, &mut problems);
         let mut f = Fields {
             table: &table,
             record,
