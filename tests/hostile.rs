@@ -218,3 +218,41 @@ fn a_catalog_id_holding_an_invisible_character_fails_the_file_naming_line_and_co
     );
     assert_eq!(env.count("SELECT count(*) AS n FROM customers"), 0);
 }
+
+// ------------------------------------------------------------------------ catalog files
+
+#[test]
+fn an_id_twice_in_one_catalog_file_fails_the_file_naming_both_lines() {
+    let env = TestEnv::new();
+    let offers = std::fs::read_to_string(common::fixture("offers.csv")).unwrap();
+    let second = offers.lines().nth(1).unwrap().replace("22.00", "19.00");
+    let path = env.dir.path().join("offers.csv");
+    std::fs::write(&path, format!("{offers}{second}\n")).unwrap();
+    let (code, _, err) = env.run(&["load-catalog", path.to_str().unwrap()]);
+    assert_eq!(code, 65, "{err}");
+    let last = offers.lines().count() + 1;
+    assert!(
+        err.contains(&format!("line {last} column offer_id"))
+            && err.contains("MS-M365-BP")
+            && err.contains("line 2"),
+        "{err}"
+    );
+    assert_eq!(env.count("SELECT count(*) AS n FROM offers"), 0);
+
+    let path = env.dir.path().join("customers.csv");
+    std::fs::write(
+        &path,
+        "customer_id,name,country,segment,currency,account_opened_on\n\
+         C-1,First,US,commercial,USD,2025-01-01\n\
+         C-2,Second,US,commercial,USD,2025-01-01\n\
+         C-1,First again,US,commercial,USD,2025-01-01\n",
+    )
+    .unwrap();
+    let (code, _, err) = env.run(&["load-customers", path.to_str().unwrap()]);
+    assert_eq!(code, 65, "{err}");
+    assert!(
+        err.contains("line 4 column customer_id") && err.contains("line 2"),
+        "{err}"
+    );
+    assert_eq!(env.count("SELECT count(*) AS n FROM customers"), 0);
+}
