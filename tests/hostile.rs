@@ -256,3 +256,45 @@ fn an_id_twice_in_one_catalog_file_fails_the_file_naming_both_lines() {
     );
     assert_eq!(env.count("SELECT count(*) AS n FROM customers"), 0);
 }
+
+// ------------------------------------------------------------------------ configuration
+
+/// Rewrites the environment's jobs.toml with `edit` and runs `args`.
+fn run_with_config(env: &TestEnv, edit: impl Fn(&str) -> String, args: &[&str]) -> (i32, String) {
+    let path = env.config_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, edit(&text)).unwrap();
+    let (code, _, err) = env.run(args);
+    std::fs::write(&path, text).unwrap();
+    (code, err)
+}
+
+#[test]
+fn an_empty_or_shared_folder_in_jobs_toml_is_refused_naming_the_keys() {
+    let env = TestEnv::new();
+    // offers.csv beside jobs.toml: an inbox there would take it as an order file.
+    let offers = env.dir.path().join("offers.csv");
+    std::fs::copy(common::fixture("offers.csv"), &offers).unwrap();
+    let cases: [(&str, &[&str]); 7] = [
+        ("[intake]\ninbox = \"\"\n", &["[intake] inbox", "empty"]),
+        ("[intake]\ninbox = \".\"\n", &["[intake] inbox", "jobs.toml"]),
+        ("[intake]\ninbox = \"in\"\nfailed = \"in\"\n", &["[intake] inbox", "[intake] failed"]),
+        ("[intake]\ninbox = \"in\"\narchive = \"./in/\"\n", &["[intake] inbox", "[intake] archive"]),
+        ("[intake]\ninbox = \"a/../in\"\n[output]\ndir = \"in\"\n", &["[intake] inbox", "[output] dir"]),
+        ("[intake]\nfailed = \"out\"\n", &["[intake] failed", "[output] dir"]),
+        ("[output]\ndir = \" \"\n", &["[output] dir", "empty"]),
+    ];
+    for (extra, named) in cases {
+        let (code, err) = run_with_config(
+            &env,
+            |text| text.replace("[intake]\n", extra).replace("settle_seconds = 0", ""),
+            &["run", "ingest-orders", "--date", "2026-11-10"],
+        );
+        assert_eq!(code, 78, "{extra}: {err}");
+        for word in named {
+            assert!(err.contains(word), "{extra}: {word} not in {err}");
+        }
+    }
+    assert!(offers.exists(), "nothing was moved");
+    assert_eq!(env.count("SELECT count(*) AS n FROM inbox_files"), 0);
+}
