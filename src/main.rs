@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -215,10 +215,27 @@ fn parse_args() -> std::result::Result<Cli, clap::Error> {
 }
 
 /// A date argument: YYYY-MM-DD, a real calendar day.
+/// The most dates one `backfill` runs: ten years (of 366 days).
+const MAX_BACKFILL_DAYS: i64 = 3_660;
+
 fn date_arg(value: &str) -> std::result::Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
-        format!("expected YYYY-MM-DD, a real calendar day (for example 2026-07-31), not '{value}'")
-    })
+    let text = value.trim();
+    // Exactly four, two and two digits: `2026-1-5` may be a slip for 2026-11-05, and a year
+    // 0000 or one of five digits is a date no command means (nor the database can hold).
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|d| shaped && d.year() >= 1)
+        .ok_or_else(|| {
+            format!(
+                "expected YYYY-MM-DD, a real calendar day from 0001-01-01 (for example \
+                 2026-07-31), not '{value}'"
+            )
+        })
 }
 
 /// A file a command reads must exist and be readable: otherwise exit 66 (EX_NOINPUT), naming
@@ -361,6 +378,16 @@ fn run(cli: Cli) -> Result<Exit> {
             if to < from {
                 return Err(Error::Usage(format!(
                     "backfill --from {from} --to {to}: the range is empty (--to is before --from)"
+                )));
+            }
+            // A range of centuries is a typo in a year (0206 for 2026): it would run for hours
+            // and emit an invoice period, never to be reopened, for every month of it.
+            let days = (to - from).num_days() + 1;
+            if days > MAX_BACKFILL_DAYS {
+                return Err(Error::Usage(format!(
+                    "backfill --from {from} --to {to}: {days} dates, more than \
+                     {MAX_BACKFILL_DAYS} days (ten years): check the years; a longer history is \
+                     backfilled in pieces of at most ten years, oldest first"
                 )));
             }
             refuse_future(to, allow_future)?;

@@ -298,3 +298,58 @@ fn an_empty_or_shared_folder_in_jobs_toml_is_refused_naming_the_keys() {
     assert!(offers.exists(), "nothing was moved");
     assert_eq!(env.count("SELECT count(*) AS n FROM inbox_files"), 0);
 }
+
+// ------------------------------------------------------------------------- command line
+
+#[test]
+fn a_date_not_written_exactly_yyyy_mm_dd_or_before_year_1_is_refused_and_nothing_runs() {
+    let env = TestEnv::new();
+    for date in [
+        "2026-1-5",
+        "2026-01-5",
+        "26-01-05",
+        "+2026-01-05",
+        "02026-01-05",
+        "2026-001-05",
+        "0000-01-01",
+    ] {
+        for args in [
+            vec!["nightly", "--date", date],
+            vec!["backfill", "--from", date, "--to", "2026-01-06"],
+            vec!["subscriptions", "--as-of", date],
+        ] {
+            let (code, _, err) = env.run(&args);
+            assert_eq!(code, 64, "{args:?}: {err}");
+            assert!(err.contains("expected YYYY-MM-DD"), "{args:?}: {err}");
+        }
+    }
+    assert_eq!(env.count("SELECT count(*) AS n FROM job_runs"), 0);
+    // Year 1 itself is a date the database and every command can hold.
+    let (code, _, err) = env.run(&["subscriptions", "--as-of", "0001-01-01"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn a_backfill_over_more_than_ten_years_is_refused_as_a_typo_in_a_year() {
+    let env = TestEnv::new();
+    for args in [
+        vec!["backfill", "--from", "0206-01-01", "--to", "2026-01-01"],
+        vec!["backfill", "--from", "2015-12-20", "--to", "2026-01-01", "--dry-run"],
+    ] {
+        let (code, out, err) = env.run(&args);
+        assert_eq!(code, 64, "{args:?}: {err}");
+        assert!(
+            err.contains("more than 3660 days") && err.contains(args[2]),
+            "{args:?}: {err}"
+        );
+        assert!(out.is_empty(), "{out}");
+    }
+    assert_eq!(env.count("SELECT count(*) AS n FROM job_runs"), 0);
+    assert_eq!(env.count("SELECT count(*) AS n FROM invoice_runs"), 0);
+    // Ten years to the day is a backfill someone can mean.
+    let (code, out, err) = env.run(&[
+        "backfill", "--from", "2016-01-02", "--to", "2026-01-01", "--dry-run",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2016-01-02") && out.contains("2026-01-01"), "{out}");
+}
