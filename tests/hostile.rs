@@ -353,3 +353,28 @@ fn a_backfill_over_more_than_ten_years_is_refused_as_a_typo_in_a_year() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("2016-01-02") && out.contains("2026-01-01"), "{out}");
 }
+
+// ------------------------------------------------------------------------------ database
+
+#[test]
+fn a_database_migrated_by_a_newer_version_is_refused_before_anything_runs() {
+    use diesel::RunQueryDsl;
+    let env = TestEnv::new();
+    diesel::sql_query(
+        "INSERT INTO __diesel_schema_migrations (version) VALUES ('29990101000000')",
+    )
+    .execute(&mut env.conn())
+    .unwrap();
+    for args in [
+        vec!["status"],
+        vec!["nightly", "--date", "2026-11-10"],
+    ] {
+        let (code, _, err) = env.run(&args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(
+            err.contains("29990101000000") && err.contains("newer version of subsweep"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(env.count("SELECT count(*) AS n FROM job_runs"), 0);
+}
