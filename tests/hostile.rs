@@ -378,3 +378,61 @@ fn a_database_migrated_by_a_newer_version_is_refused_before_anything_runs() {
     }
     assert_eq!(env.count("SELECT count(*) AS n FROM job_runs"), 0);
 }
+
+// ---------------------------------------------------------------------------- file names
+
+#[test]
+fn a_file_whose_name_leaves_no_room_for_a_suffix_still_leaves_the_inbox() {
+    let env = env();
+    // 251 bytes + ".csv" = 255, the most a name can have: "<name>.error.txt" and
+    // "<stem>-2.csv" do not fit as they are.
+    let long = format!("{}.csv", "é".repeat(125) + "x");
+    assert_eq!(long.len(), 255);
+    env.drop_file(&long, "not,an,order,file\n");
+    let (code, err) = nightly(&env, "2026-11-10");
+    assert_eq!(code, 65, "{err}");
+    // The same name again, a good file now: archive/<date>/ has it already.
+    env.drop_file(&long, order_file(&[purchase("LONG", "2026-11-10T10:00:00Z")]));
+    let (code, err) = nightly(&env, "2026-11-11");
+    assert_eq!(code, 0, "{err}");
+    env.drop_file(&long, "still,not,orders\n");
+    let (code, err) = nightly(&env, "2026-11-12");
+    assert_eq!(code, 65, "{err}");
+    let inbox: Vec<_> = std::fs::read_dir(&env.config.intake.inbox).unwrap().collect();
+    assert!(inbox.is_empty(), "{inbox:?}");
+    assert!(subscription_exists(&env, "LONG-1"));
+    let failed: Vec<String> = std::fs::read_dir(&env.config.intake.failed)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(failed.len(), 4, "two files and their reasons: {failed:?}");
+    for name in &failed {
+        assert!(name.len() <= 255, "{name}");
+        if let Some(file) = name.strip_suffix(".error.txt") {
+            assert!(failed.iter().any(|f| f == file), "{name} beside its file");
+        }
+    }
+}
+
+#[test]
+fn a_file_whose_name_is_not_utf8_goes_to_failed_saying_so() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = env();
+    let name = std::ffi::OsStr::from_bytes(b"orders-\xff.csv");
+    std::fs::write(
+        env.config.intake.inbox.join(name),
+        order_file(&[purchase("BADNAME", "2026-11-10T10:00:00Z")]),
+    )
+    .unwrap();
+    env.drop_file("good.csv", order_file(&[purchase("GOOD", "2026-11-10T10:00:00Z")]));
+    let (code, err) = nightly(&env, "2026-11-10");
+    assert_eq!(code, 65, "{err}");
+    assert!(subscription_exists(&env, "GOOD-1"));
+    assert!(!env.config.intake.inbox.join(name).exists(), "left the inbox");
+    let reasons = std::fs::read_to_string(
+        env.config.intake.failed.join("orders-\u{fffd}.csv.error.txt"),
+    )
+    .unwrap();
+    assert!(reasons.contains("not UTF-8"), "{reasons}");
+    assert!(env.config.intake.failed.join("orders-\u{fffd}.csv").exists());
+}

@@ -251,13 +251,10 @@ fn archive_file(file: &Candidate, archive: &Path, what: &str) -> Option<String> 
     }
 }
 
-/// An inbox entry that is not a regular file: never opened, moved to failed/ saying so.
+/// An inbox entry that is not a regular file, or whose name is not UTF-8: never opened, moved
+/// to failed/ saying so.
 fn take_stray(ctx: &mut JobContext<'_>, date: NaiveDate, stray: &Stray) -> Result<Taken> {
-    let reason = format!(
-        "{}: is {}, not a regular file: it was not read (an order file must be a regular file \
-         in the inbox itself)",
-        stray.name, stray.what
-    );
+    let reason = format!("{}: {}", stray.name, stray.why);
     fail_entry(ctx, date, &stray.name, &stray.path, "", &reason)
 }
 
