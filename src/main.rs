@@ -132,11 +132,13 @@ enum Command {
     Demo,
     /// Write a deterministic data set (catalog, customers, order files) for benchmarks.
     Generate {
-        /// Number of customers.
-        #[arg(long, default_value_t = 1000)]
+        /// Number of customers (at most 100,000,000).
+        #[arg(long, default_value_t = 1000,
+              value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
         customers: u64,
-        /// Number of order rows, spread over the days.
-        #[arg(long, default_value_t = 10_000)]
+        /// Number of order rows, spread over the days (at most 1,000,000,000).
+        #[arg(long, default_value_t = 10_000,
+              value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
         orders: u64,
         /// Seed of the generator: the same seed writes the same files.
         #[arg(long, default_value_t = 1)]
@@ -147,8 +149,9 @@ enum Command {
         /// First event date, YYYY-MM-DD (day one is all purchases).
         #[arg(long, default_value = "2026-01-05", value_name = "YYYY-MM-DD", value_parser = date_arg)]
         start: NaiveDate,
-        /// Days the orders are spread over (one order file per day).
-        #[arg(long, default_value_t = 1)]
+        /// Days the orders are spread over (one order file per day), 1 to 3660.
+        #[arg(long, default_value_t = 1,
+              value_parser = clap::value_parser!(u64).range(1..=MAX_BACKFILL_DAYS as u64))]
         days: u64,
         /// Partner id the order rows carry.
         #[arg(long, default_value = "P-CONTOSO-CSP-01", value_name = "ID")]
@@ -429,6 +432,14 @@ fn run(cli: Cli) -> Result<Exit> {
             partner,
             out: folder,
         } => {
+            // The last day's files and times must stay dates every command can read.
+            let last = start.checked_add_days(chrono::Days::new(days - 1));
+            if last.is_none_or(|d| d.year() > 9999) {
+                return Err(Error::Usage(format!(
+                    "generate --start {start} --days {days}: the last day would be after \
+                     9999-12-31"
+                )));
+            }
             let plan = subsweep::generate::Plan {
                 customers,
                 orders,
@@ -437,7 +448,12 @@ fn run(cli: Cli) -> Result<Exit> {
                 start,
                 days,
             };
-            let written = subsweep::generate::generate(&plan, &folder)?;
+            let written = subsweep::generate::generate(&plan, &folder).map_err(|e| {
+                Error::Other(format!(
+                    "cannot write the data set into {}: {e}",
+                    folder.display()
+                ))
+            })?;
             writeln!(
                 out,
                 "{} order row(s) in {} file(s), {customers} customer(s), written to {}",

@@ -436,3 +436,32 @@ fn a_file_whose_name_is_not_utf8_goes_to_failed_saying_so() {
     assert!(reasons.contains("not UTF-8"), "{reasons}");
     assert!(env.config.intake.failed.join("orders-\u{fffd}.csv").exists());
 }
+
+#[test]
+fn generate_refuses_sizes_that_would_fill_the_disk_and_names_a_folder_it_cannot_write() {
+    let env = TestEnv::new();
+    let out = env.dir.path().join("data");
+    let out_arg = out.to_str().unwrap();
+    for (extra, word) in [
+        (vec!["--customers", "100000001"], "--customers"),
+        (vec!["--orders", "1000000001"], "--orders"),
+        (vec!["--days", "0"], "--days"),
+        (vec!["--days", "3661"], "--days"),
+        (vec!["--days", "4294967295"], "--days"),
+        (vec!["--start", "9999-12-31", "--days", "2"], "9999-12-31"),
+    ] {
+        let mut args = vec!["generate", "--seed", "1", "--out", out_arg];
+        args.extend(&extra);
+        let (code, _, err) = env.run(&args);
+        assert_eq!(code, 64, "{extra:?}: {err}");
+        assert!(err.contains(word), "{extra:?}: {err}");
+        assert!(!out.exists(), "{extra:?}: nothing written");
+    }
+    let file = env.dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let (code, _, err) = env.run(&[
+        "generate", "--orders", "10", "--customers", "2", "--out", file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(file.to_str().unwrap()), "{err}");
+}
