@@ -406,8 +406,11 @@ impl Config {
                 )));
             }
         }
-        check_folders(&folders.map(|(key, value)| (key, lexical(&resolve(value)))), &base)
-            .map_err(invalid)?;
+        check_folders(
+            &folders.map(|(key, value)| (key, lexical(&resolve(value)))),
+            &base,
+        )
+        .map_err(invalid)?;
 
         Ok(Config {
             path: path.to_path_buf(),

@@ -143,7 +143,12 @@ fn a_header_of_a_hundred_thousand_unknown_columns_lists_fifty_problems_not_all()
     assert!(subscription_exists(&env, "GOOD-1"));
     let reasons =
         std::fs::read_to_string(env.config.intake.failed.join("wide.csv.error.txt")).unwrap();
-    assert_eq!(reasons.lines().count(), 51, "{}", reasons.chars().take(500).collect::<String>());
+    assert_eq!(
+        reasons.lines().count(),
+        51,
+        "{}",
+        reasons.chars().take(500).collect::<String>()
+    );
     assert!(reasons.contains("column x0: unknown column"), "{reasons}");
     assert!(
         reasons
@@ -171,8 +176,12 @@ fn an_identifier_holding_an_invisible_character_is_malformed_naming_it() {
     let rows = [
         format!("\u{feff}{}", purchase("BOM", "2026-11-10T10:00:00Z")),
         purchase("ZW\u{200b}SP", "2026-11-10T10:00:00Z"),
-        format!("RLM,1,2026-11-10T10:00:00Z,purchase,C-1001\u{200f},admin_agent,{PARTNER},MS-M365-BP,3,,,,"),
-        format!("SHY,1,2026-11-10T10:00:00Z,purchase,C-1001,admin_agent,{PARTNER},MS-M365\u{ad}-BP,3,,,,"),
+        format!(
+            "RLM,1,2026-11-10T10:00:00Z,purchase,C-1001\u{200f},admin_agent,{PARTNER},MS-M365-BP,3,,,,"
+        ),
+        format!(
+            "SHY,1,2026-11-10T10:00:00Z,purchase,C-1001,admin_agent,{PARTNER},MS-M365\u{ad}-BP,3,,,,"
+        ),
         purchase("PLAIN", "2026-11-10T10:00:00Z"),
     ];
     env.drop_file("mixed.csv", order_file(&rows));
@@ -277,17 +286,35 @@ fn an_empty_or_shared_folder_in_jobs_toml_is_refused_naming_the_keys() {
     std::fs::copy(common::fixture("offers.csv"), &offers).unwrap();
     let cases: [(&str, &[&str]); 7] = [
         ("[intake]\ninbox = \"\"\n", &["[intake] inbox", "empty"]),
-        ("[intake]\ninbox = \".\"\n", &["[intake] inbox", "jobs.toml"]),
-        ("[intake]\ninbox = \"in\"\nfailed = \"in\"\n", &["[intake] inbox", "[intake] failed"]),
-        ("[intake]\ninbox = \"in\"\narchive = \"./in/\"\n", &["[intake] inbox", "[intake] archive"]),
-        ("[intake]\ninbox = \"a/../in\"\n[output]\ndir = \"in\"\n", &["[intake] inbox", "[output] dir"]),
-        ("[intake]\nfailed = \"out\"\n", &["[intake] failed", "[output] dir"]),
+        (
+            "[intake]\ninbox = \".\"\n",
+            &["[intake] inbox", "jobs.toml"],
+        ),
+        (
+            "[intake]\ninbox = \"in\"\nfailed = \"in\"\n",
+            &["[intake] inbox", "[intake] failed"],
+        ),
+        (
+            "[intake]\ninbox = \"in\"\narchive = \"./in/\"\n",
+            &["[intake] inbox", "[intake] archive"],
+        ),
+        (
+            "[intake]\ninbox = \"a/../in\"\n[output]\ndir = \"in\"\n",
+            &["[intake] inbox", "[output] dir"],
+        ),
+        (
+            "[intake]\nfailed = \"out\"\n",
+            &["[intake] failed", "[output] dir"],
+        ),
         ("[output]\ndir = \" \"\n", &["[output] dir", "empty"]),
     ];
     for (extra, named) in cases {
         let (code, err) = run_with_config(
             &env,
-            |text| text.replace("[intake]\n", extra).replace("settle_seconds = 0", ""),
+            |text| {
+                text.replace("[intake]\n", extra)
+                    .replace("settle_seconds = 0", "")
+            },
             &["run", "ingest-orders", "--date", "2026-11-10"],
         );
         assert_eq!(code, 78, "{extra}: {err}");
@@ -334,7 +361,14 @@ fn a_backfill_over_more_than_ten_years_is_refused_as_a_typo_in_a_year() {
     let env = TestEnv::new();
     for args in [
         vec!["backfill", "--from", "0206-01-01", "--to", "2026-01-01"],
-        vec!["backfill", "--from", "2015-12-20", "--to", "2026-01-01", "--dry-run"],
+        vec![
+            "backfill",
+            "--from",
+            "2015-12-20",
+            "--to",
+            "2026-01-01",
+            "--dry-run",
+        ],
     ] {
         let (code, out, err) = env.run(&args);
         assert_eq!(code, 64, "{args:?}: {err}");
@@ -348,10 +382,18 @@ fn a_backfill_over_more_than_ten_years_is_refused_as_a_typo_in_a_year() {
     assert_eq!(env.count("SELECT count(*) AS n FROM invoice_runs"), 0);
     // Ten years to the day is a backfill someone can mean.
     let (code, out, err) = env.run(&[
-        "backfill", "--from", "2016-01-02", "--to", "2026-01-01", "--dry-run",
+        "backfill",
+        "--from",
+        "2016-01-02",
+        "--to",
+        "2026-01-01",
+        "--dry-run",
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("2016-01-02") && out.contains("2026-01-01"), "{out}");
+    assert!(
+        out.contains("2016-01-02") && out.contains("2026-01-01"),
+        "{out}"
+    );
 }
 
 // ------------------------------------------------------------------------------ database
@@ -360,15 +402,10 @@ fn a_backfill_over_more_than_ten_years_is_refused_as_a_typo_in_a_year() {
 fn a_database_migrated_by_a_newer_version_is_refused_before_anything_runs() {
     use diesel::RunQueryDsl;
     let env = TestEnv::new();
-    diesel::sql_query(
-        "INSERT INTO __diesel_schema_migrations (version) VALUES ('29990101000000')",
-    )
-    .execute(&mut env.conn())
-    .unwrap();
-    for args in [
-        vec!["status"],
-        vec!["nightly", "--date", "2026-11-10"],
-    ] {
+    diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ('29990101000000')")
+        .execute(&mut env.conn())
+        .unwrap();
+    for args in [vec!["status"], vec!["nightly", "--date", "2026-11-10"]] {
         let (code, _, err) = env.run(&args);
         assert_eq!(code, 1, "{args:?}: {err}");
         assert!(
@@ -392,13 +429,18 @@ fn a_file_whose_name_leaves_no_room_for_a_suffix_still_leaves_the_inbox() {
     let (code, err) = nightly(&env, "2026-11-10");
     assert_eq!(code, 65, "{err}");
     // The same name again, a good file now: archive/<date>/ has it already.
-    env.drop_file(&long, order_file(&[purchase("LONG", "2026-11-10T10:00:00Z")]));
+    env.drop_file(
+        &long,
+        order_file(&[purchase("LONG", "2026-11-10T10:00:00Z")]),
+    );
     let (code, err) = nightly(&env, "2026-11-11");
     assert_eq!(code, 0, "{err}");
     env.drop_file(&long, "still,not,orders\n");
     let (code, err) = nightly(&env, "2026-11-12");
     assert_eq!(code, 65, "{err}");
-    let inbox: Vec<_> = std::fs::read_dir(&env.config.intake.inbox).unwrap().collect();
+    let inbox: Vec<_> = std::fs::read_dir(&env.config.intake.inbox)
+        .unwrap()
+        .collect();
     assert!(inbox.is_empty(), "{inbox:?}");
     assert!(subscription_exists(&env, "LONG-1"));
     let failed: Vec<String> = std::fs::read_dir(&env.config.intake.failed)
@@ -424,17 +466,32 @@ fn a_file_whose_name_is_not_utf8_goes_to_failed_saying_so() {
         order_file(&[purchase("BADNAME", "2026-11-10T10:00:00Z")]),
     )
     .unwrap();
-    env.drop_file("good.csv", order_file(&[purchase("GOOD", "2026-11-10T10:00:00Z")]));
+    env.drop_file(
+        "good.csv",
+        order_file(&[purchase("GOOD", "2026-11-10T10:00:00Z")]),
+    );
     let (code, err) = nightly(&env, "2026-11-10");
     assert_eq!(code, 65, "{err}");
     assert!(subscription_exists(&env, "GOOD-1"));
-    assert!(!env.config.intake.inbox.join(name).exists(), "left the inbox");
+    assert!(
+        !env.config.intake.inbox.join(name).exists(),
+        "left the inbox"
+    );
     let reasons = std::fs::read_to_string(
-        env.config.intake.failed.join("orders-\u{fffd}.csv.error.txt"),
+        env.config
+            .intake
+            .failed
+            .join("orders-\u{fffd}.csv.error.txt"),
     )
     .unwrap();
     assert!(reasons.contains("not UTF-8"), "{reasons}");
-    assert!(env.config.intake.failed.join("orders-\u{fffd}.csv").exists());
+    assert!(
+        env.config
+            .intake
+            .failed
+            .join("orders-\u{fffd}.csv")
+            .exists()
+    );
 }
 
 #[test]
@@ -460,7 +517,13 @@ fn generate_refuses_sizes_that_would_fill_the_disk_and_names_a_folder_it_cannot_
     let file = env.dir.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
     let (code, _, err) = env.run(&[
-        "generate", "--orders", "10", "--customers", "2", "--out", file.to_str().unwrap(),
+        "generate",
+        "--orders",
+        "10",
+        "--customers",
+        "2",
+        "--out",
+        file.to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains(file.to_str().unwrap()), "{err}");

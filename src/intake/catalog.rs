@@ -389,7 +389,14 @@ pub fn read_customers(path: &Path) -> Result<Vec<Customer>, Vec<FileProblem>> {
     let mut customers = Vec::new();
     let mut seen = std::collections::HashMap::new();
     for (line, record) in &table.rows {
-        check_repeat(&table, "customer_id", record, *line, &mut seen, &mut problems);
+        check_repeat(
+            &table,
+            "customer_id",
+            record,
+            *line,
+            &mut seen,
+            &mut problems,
+        );
         check_lengths(&table, CUSTOMER_COLUMNS, record, *line, &mut problems);
         check_identifiers(&table, &["customer_id"], record, *line, &mut problems);
         let mut f = Fields {

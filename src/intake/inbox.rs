@@ -465,7 +465,11 @@ fn suffixed(name: &str, n: u32, reserve: usize) -> String {
         Some(dot) if dot > 0 && name.len() - dot <= 16 => (&name[..dot], &name[dot..]),
         _ => (name, ""),
     };
-    let tag = if n == 1 { String::new() } else { format!("-{n}") };
+    let tag = if n == 1 {
+        String::new()
+    } else {
+        format!("-{n}")
+    };
     let room = NAME_MAX.saturating_sub(reserve + tag.len() + ext.len());
     let mut cut = stem.len().min(room);
     while !stem.is_char_boundary(cut) {
