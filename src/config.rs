@@ -265,6 +265,47 @@ pub fn parse_schedule(schedule: &str) -> Result<croner::Cron, String> {
         .map_err(|e| e.to_string())
 }
 
+/// `path` with `.` and `..` taken out lexically, so that `in`, `./in/` and `a/../in` compare
+/// equal.
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The inbox, archive, failed and output folders are four different folders, and the inbox is
+/// not the folder of jobs.toml: the inbox takes every `*.csv` in it, so a shared folder would
+/// take back its own failed files, or the offers.csv kept beside jobs.toml.
+fn check_folders(folders: &[(&str, PathBuf); 5], config_dir: &Path) -> Result<(), String> {
+    let [inbox, archive, failed, out, _data] = folders;
+    let distinct = [inbox, archive, failed, out];
+    for (i, (key, folder)) in distinct.iter().enumerate() {
+        if let Some((other, _)) = distinct[..i].iter().find(|(_, f)| f == folder) {
+            return Err(format!(
+                "{other} and {key} are the same folder {}: give each its own",
+                folder.display()
+            ));
+        }
+    }
+    if inbox.1 == lexical(config_dir) {
+        return Err(format!(
+            "[intake] inbox is {}, the folder of jobs.toml itself: every *.csv there (such as \
+             offers.csv) would be taken as an order file; give the inbox its own folder",
+            inbox.1.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Names `[[jobs]]` may use: the six jobs and `nightly`.
 pub const SCHEDULABLE: [&str; 7] = [
     "ingest-orders",
@@ -382,6 +423,27 @@ impl Config {
                     .into(),
             ));
         }
+
+        let folders = [
+            ("[intake] inbox", &file.intake.inbox),
+            ("[intake] archive", &file.intake.archive),
+            ("[intake] failed", &file.intake.failed),
+            ("[output] dir", &file.output.dir),
+            ("[database] data_dir", &file.database.data_dir),
+        ];
+        for (key, value) in folders {
+            if value.trim().is_empty() {
+                return Err(invalid(format!(
+                    "{key} is empty: name a folder (relative to the folder of {})",
+                    path.display()
+                )));
+            }
+        }
+        check_folders(
+            &folders.map(|(key, value)| (key, lexical(&resolve(value)))),
+            &base,
+        )
+        .map_err(invalid)?;
 
         Ok(Config {
             path: path.to_path_buf(),

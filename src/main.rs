@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -156,11 +156,13 @@ enum Command {
     Demo,
     /// Write a deterministic data set (catalog, customers, order files) for benchmarks.
     Generate {
-        /// Number of customers.
-        #[arg(long, default_value_t = 1000)]
+        /// Number of customers (at most 100,000,000).
+        #[arg(long, default_value_t = 1000,
+              value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
         customers: u64,
-        /// Number of order rows, spread over the days.
-        #[arg(long, default_value_t = 10_000)]
+        /// Number of order rows, spread over the days (at most 1,000,000,000).
+        #[arg(long, default_value_t = 10_000,
+              value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
         orders: u64,
         /// Seed of the generator: the same seed writes the same files.
         #[arg(long, default_value_t = 1)]
@@ -171,8 +173,9 @@ enum Command {
         /// First event date, YYYY-MM-DD (day one is all purchases).
         #[arg(long, default_value = "2026-01-05", value_name = "YYYY-MM-DD", value_parser = date_arg)]
         start: NaiveDate,
-        /// Days the orders are spread over (one order file per day).
-        #[arg(long, default_value_t = 1)]
+        /// Days the orders are spread over (one order file per day), 1 to 3660.
+        #[arg(long, default_value_t = 1,
+              value_parser = clap::value_parser!(u64).range(1..=MAX_BACKFILL_DAYS as u64))]
         days: u64,
         /// Partner id the order rows carry.
         #[arg(long, default_value = "P-CONTOSO-CSP-01", value_name = "ID")]
@@ -239,10 +242,27 @@ fn parse_args() -> std::result::Result<Cli, clap::Error> {
 }
 
 /// A date argument: YYYY-MM-DD, a real calendar day.
+/// The most dates one `backfill` runs: ten years (of 366 days).
+const MAX_BACKFILL_DAYS: i64 = 3_660;
+
 fn date_arg(value: &str) -> std::result::Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
-        format!("expected YYYY-MM-DD, a real calendar day (for example 2026-07-31), not '{value}'")
-    })
+    let text = value.trim();
+    // Exactly four, two and two digits: `2026-1-5` may be a slip for 2026-11-05, and a year
+    // 0000 or one of five digits is a date no command means (nor the database can hold).
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|d| shaped && d.year() >= 1)
+        .ok_or_else(|| {
+            format!(
+                "expected YYYY-MM-DD, a real calendar day from 0001-01-01 (for example \
+                 2026-07-31), not '{value}'"
+            )
+        })
 }
 
 /// A file a command reads must exist and be readable: otherwise exit 66 (EX_NOINPUT), naming
@@ -397,6 +417,16 @@ fn run(cli: Cli) -> Result<Exit> {
                     "backfill --from {from} --to {to}: the range is empty (--to is before --from)"
                 )));
             }
+            // A range of centuries is a typo in a year (0206 for 2026): it would run for hours
+            // and emit an invoice period, never to be reopened, for every month of it.
+            let days = (to - from).num_days() + 1;
+            if days > MAX_BACKFILL_DAYS {
+                return Err(Error::Usage(format!(
+                    "backfill --from {from} --to {to}: {days} dates, more than \
+                     {MAX_BACKFILL_DAYS} days (ten years): check the years; a longer history is \
+                     backfilled in pieces of at most ten years, oldest first"
+                )));
+            }
             refuse_future(to, allow_future)?;
             let app = App::open(&cli.config, url)?;
             if dry_run {
@@ -464,6 +494,14 @@ fn run(cli: Cli) -> Result<Exit> {
             partner,
             out: folder,
         } => {
+            // The last day's files and times must stay dates every command can read.
+            let last = start.checked_add_days(chrono::Days::new(days - 1));
+            if last.is_none_or(|d| d.year() > 9999) {
+                return Err(Error::Usage(format!(
+                    "generate --start {start} --days {days}: the last day would be after \
+                     9999-12-31"
+                )));
+            }
             let plan = subsweep::generate::Plan {
                 customers,
                 orders,
@@ -472,7 +510,12 @@ fn run(cli: Cli) -> Result<Exit> {
                 start,
                 days,
             };
-            let written = subsweep::generate::generate(&plan, &folder)?;
+            let written = subsweep::generate::generate(&plan, &folder).map_err(|e| {
+                Error::Other(format!(
+                    "cannot write the data set into {}: {e}",
+                    folder.display()
+                ))
+            })?;
             writeln!(
                 out,
                 "{} order row(s) in {} file(s), {customers} customer(s), written to {}",

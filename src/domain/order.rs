@@ -111,14 +111,8 @@ pub const MAX_ID_CHARS: usize = 100;
 /// An identifier as written, if it is one: no control characters and at most `max` characters
 /// (Unicode characters, not bytes: "Müller" is 6).
 fn identifier(column: usize, text: &str, max: usize) -> Result<&str, Malformed> {
-    if let Some(c) = text.chars().find(|c| c.is_control()) {
-        return Err(malformed(
-            column,
-            format!(
-                "holds the control character U+{:04X}: identifiers are printable text",
-                u32::from(c)
-            ),
-        ));
+    if let Some(problem) = unprintable(text) {
+        return Err(malformed(column, problem));
     }
     let chars = text.chars().count();
     if chars > max {
@@ -128,6 +122,51 @@ fn identifier(column: usize, text: &str, max: usize) -> Result<&str, Malformed> 
         ));
     }
     Ok(text)
+}
+
+/// Why `text` is not printable as an identifier, if it is not: it holds a control character
+/// (U+0000–U+001F, U+007F–U+009F) or an invisible one (a byte order mark in the middle of a
+/// file, a zero-width space, a direction mark, a soft hyphen, a line separator: Unicode's
+/// format characters and U+2028/U+2029), which would make an id that looks like another.
+pub fn unprintable(text: &str) -> Option<String> {
+    let c = text.chars().find(|c| c.is_control() || is_invisible(*c))?;
+    let what = if c.is_control() {
+        "control"
+    } else {
+        "invisible"
+    };
+    Some(format!(
+        "holds the {what} character U+{:04X}: identifiers are printable text",
+        u32::from(c)
+    ))
+}
+
+/// Unicode's format characters (general category Cf) and the line and paragraph separators.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x2028..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
 }
 
 fn malformed(column: usize, message: impl Into<String>) -> Malformed {
@@ -198,6 +237,7 @@ pub fn parse_row(raw: &RawRow) -> Result<OrderEvent, Malformed> {
             )
         })?
         .with_timezone(&Utc);
+    let event_time = to_microseconds(event_time);
     let action_text = required(col::ACTION)?;
     let action = action_text
         .parse::<Action>()
@@ -253,6 +293,21 @@ pub fn parse_row(raw: &RawRow) -> Result<OrderEvent, Malformed> {
         auto_renew,
         reason,
     })
+}
+
+/// The instant as the database holds it, so that the rules and a later replay from the
+/// database see the same time: whole microseconds (finer digits are dropped, never rounded
+/// up into the next second or day), and a leap second (`23:59:60`) as the last microsecond of
+/// its minute (`23:59:59.999999`), which keeps it on its own date.
+fn to_microseconds(time: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Timelike;
+    let nanos = time.nanosecond();
+    let kept = if nanos >= 1_000_000_000 {
+        999_999_000
+    } else {
+        nanos - nanos % 1_000
+    };
+    time.with_nanosecond(kept).unwrap_or(time)
 }
 
 /// A plain decimal ≥ 0 (`3`, `12.5`); no exponents, signs or grouping. A number with more
@@ -438,6 +493,37 @@ mod tests {
             pairs[2] = ("event_time", time);
             let event = parse_row(&row(&pairs)).unwrap();
             let _ = event.event_date();
+        }
+    }
+
+    #[test]
+    fn times_are_kept_to_the_microsecond_and_a_leap_second_stays_in_its_minute() {
+        for (written, kept) in [
+            ("2026-11-10T23:59:60Z", "2026-11-10T23:59:59.999999Z"),
+            ("2026-11-11T09:59:60.5+10:00", "2026-11-10T23:59:59.999999Z"),
+            (
+                "2026-11-10T10:00:00.123456789Z",
+                "2026-11-10T10:00:00.123456Z",
+            ),
+            (
+                "2026-11-10T23:59:59.9999999Z",
+                "2026-11-10T23:59:59.999999Z",
+            ),
+            ("2026-11-10T10:00:00.5Z", "2026-11-10T10:00:00.500Z"),
+        ] {
+            let mut pairs = purchase();
+            pairs[2] = ("event_time", written);
+            let event = parse_row(&row(&pairs)).unwrap();
+            assert_eq!(
+                event
+                    .event_time
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                kept,
+                "{written}"
+            );
+            // What is kept renders and reads back to itself.
+            let plain = plain_values(&event);
+            assert_eq!(parse_row(&plain).unwrap(), event, "{written}");
         }
     }
 

@@ -84,6 +84,51 @@ fn check_lengths(
     }
 }
 
+/// Records a problem for every identifier of the row that holds a control or invisible
+/// character (the rule of order files: an id must look like no other).
+fn check_identifiers(
+    table: &Table,
+    columns: &[&str],
+    record: &csv::StringRecord,
+    line: u64,
+    problems: &mut Vec<FileProblem>,
+) {
+    for name in columns {
+        if let Some(problem) = crate::domain::order::unprintable(table.get(record, name)) {
+            problems.push(FileProblem::at(&table.path, line, Some(name), problem));
+        }
+    }
+}
+
+/// Records a problem when the row's id (`column`) was already on an earlier line of the file:
+/// which row should win would be a guess, and the count loaded would be wrong.
+fn check_repeat(
+    table: &Table,
+    column: &str,
+    record: &csv::StringRecord,
+    line: u64,
+    seen: &mut std::collections::HashMap<String, u64>,
+    problems: &mut Vec<FileProblem>,
+) {
+    let id = table.get(record, column);
+    if id.is_empty() {
+        return;
+    }
+    if let Some(first) = seen.get(id) {
+        problems.push(FileProblem::at(
+            &table.path,
+            line,
+            Some(column),
+            format!(
+                "'{}' is already on line {first}: each id appears once in the file",
+                clip(id)
+            ),
+        ));
+    } else {
+        seen.insert(id.to_string(), line);
+    }
+}
+
 /// Reads one row's fields, collecting problems instead of stopping at the first.
 struct Fields<'a> {
     table: &'a Table,
@@ -178,9 +223,18 @@ pub fn read_offers(path: &Path) -> Result<Vec<Offer>, Vec<FileProblem>> {
     let table = Table::read(path, OFFER_REQUIRED, OFFER_OPTIONAL)?;
     let mut problems = Vec::new();
     let mut offers = Vec::new();
+    let mut seen = std::collections::HashMap::new();
     for (line, record) in &table.rows {
+        check_repeat(&table, "offer_id", record, *line, &mut seen, &mut problems);
         let columns = [OFFER_REQUIRED, OFFER_OPTIONAL].concat();
         check_lengths(&table, &columns, record, *line, &mut problems);
+        check_identifiers(
+            &table,
+            &["offer_id", "exclusive_partners", "base_offers"],
+            record,
+            *line,
+            &mut problems,
+        );
         let mut f = Fields {
             table: &table,
             record,
@@ -333,8 +387,18 @@ pub fn read_customers(path: &Path) -> Result<Vec<Customer>, Vec<FileProblem>> {
     let table = Table::read(path, CUSTOMER_COLUMNS, &[])?;
     let mut problems = Vec::new();
     let mut customers = Vec::new();
+    let mut seen = std::collections::HashMap::new();
     for (line, record) in &table.rows {
+        check_repeat(
+            &table,
+            "customer_id",
+            record,
+            *line,
+            &mut seen,
+            &mut problems,
+        );
         check_lengths(&table, CUSTOMER_COLUMNS, record, *line, &mut problems);
+        check_identifiers(&table, &["customer_id"], record, *line, &mut problems);
         let mut f = Fields {
             table: &table,
             record,

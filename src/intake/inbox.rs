@@ -48,14 +48,16 @@ pub struct Scan {
     pub strays: Vec<Stray>,
 }
 
-/// An inbox entry named like an order file that is not a regular file (SPEC section 9): a
-/// symbolic link, a FIFO, a folder, a socket or a device. It is never opened.
+/// An inbox entry named like an order file that is never read (SPEC section 9): one that is
+/// not a regular file (a symbolic link, a FIFO, a folder, a socket or a device), or one whose
+/// name is not UTF-8 (no record, log line or report could name it as it is).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stray {
     pub path: PathBuf,
+    /// The name, with U+FFFD for bytes that are not UTF-8.
     pub name: String,
-    /// What it is, for its reasons: "a symbolic link (to /x/y.csv)", "a folder", ...
-    pub what: String,
+    /// Why it was not read, for its reasons: "is a folder, not a regular file: …".
+    pub why: String,
 }
 
 /// What an entry that is not a regular file is, as its reasons say it; `None` for a regular
@@ -125,21 +127,31 @@ impl Sightings {
         let mut current = HashMap::new();
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
+            let path = entry.path();
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                tracing::warn!(file = ?entry.file_name(), "inbox file name is not UTF-8: ignored");
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if is_order_file_name(&name) {
+                    let why = "its name is not UTF-8 (shown with U+FFFD for the bytes that are \
+                               not): it was not read; give it a UTF-8 name and drop it again"
+                        .to_string();
+                    scan.strays.push(Stray { path, name, why });
+                }
                 continue;
             };
             if !is_order_file_name(&name) {
                 continue;
             }
-            let path = entry.path();
             let file_type = match entry.file_type() {
                 Ok(t) => t,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
             if let Some(what) = not_regular(&path, file_type) {
-                scan.strays.push(Stray { path, name, what });
+                let why = format!(
+                    "is {what}, not a regular file: it was not read (an order file must be a \
+                     regular file in the inbox itself)"
+                );
+                scan.strays.push(Stray { path, name, why });
                 continue;
             }
             let stamp = match Stamp::of(&path) {
@@ -227,10 +239,12 @@ pub fn move_into(from: &Path, to_dir: &Path, reasons: Option<&str>) -> Result<Pa
         to: to_dir.to_path_buf(),
         source,
     };
+    // A name that is not UTF-8 arrives with U+FFFD in place of its bad bytes.
     let name = from
         .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| fail(io::Error::other("the entry has no UTF-8 file name")))?;
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| fail(io::Error::other("the entry has no file name")))?;
+    let name = name.as_str();
     fs::create_dir_all(to_dir).map_err(fail)?;
     let kind = fs::symlink_metadata(from).map_err(fail)?;
     // Across file systems, a complete copy is made once under a hidden name, then linked in.
@@ -255,8 +269,13 @@ fn place_under_free_name(
     reasons: Option<&str>,
     copy: &mut Option<PathBuf>,
 ) -> io::Result<PathBuf> {
+    let reserve = if reasons.is_some() {
+        REASONS_SUFFIX.len()
+    } else {
+        0
+    };
     for n in 1.. {
-        let target = to_dir.join(suffixed(name, n));
+        let target = to_dir.join(suffixed(name, n, reserve));
         // The reasons first: if the entry cannot follow them, removing them undoes everything.
         let reasons_path = match reasons {
             Some(text) => {
@@ -295,10 +314,27 @@ pub fn move_back(from: &Path, to: &Path) -> io::Result<()> {
     placed
 }
 
+/// What a failed file's reasons add to its name.
+const REASONS_SUFFIX: &str = ".error.txt";
+
+/// The most bytes a file name may have (Linux file systems).
+const NAME_MAX: usize = 255;
+
+/// The hidden name a copy is made under before it is linked into place:
+/// `.<name>.subsweep-partial-<pid>`, the name cut so that the whole fits in a file name.
+fn partial_name(path: &Path) -> String {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let mut cut = name.len().min(200);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!(".{}.subsweep-partial-{}", &name[..cut], std::process::id())
+}
+
 /// `<path>.error.txt`.
 pub fn reasons_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".error.txt");
+    name.push(REASONS_SUFFIX);
     path.with_file_name(name)
 }
 
@@ -352,8 +388,7 @@ fn remove_source(from: &Path, target: &Path) -> io::Result<()> {
 /// bytes (synced), a symbolic link's target, a FIFO. A folder is not copied.
 fn copy_beside(from: &Path, dir: &Path, kind: &fs::Metadata) -> io::Result<PathBuf> {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-    let name = from.file_name().unwrap_or_default().to_string_lossy();
-    let staged = dir.join(format!(".{name}.subsweep-partial-{}", std::process::id()));
+    let staged = dir.join(partial_name(from));
     let _ = fs::remove_file(&staged);
     let made = if kind.file_type().is_symlink() {
         std::os::unix::fs::symlink(fs::read_link(from)?, &staged)
@@ -388,8 +423,7 @@ fn copy_file(from: &Path, to: &Path) -> io::Result<()> {
 /// Writes `text` (and a final newline) to `path`, which must not exist yet (`AlreadyExists`):
 /// the whole text or no file.
 fn write_new(path: &Path, text: &str) -> io::Result<()> {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let staged = path.with_file_name(format!(".{name}.subsweep-partial-{}", std::process::id()));
+    let staged = path.with_file_name(partial_name(path));
     let written = (|| {
         let mut out = OpenOptions::new()
             .write(true)
@@ -423,15 +457,25 @@ pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
     Ok(file.metadata()?.is_file().then_some(file))
 }
 
-/// `name` for n = 1, else `<stem>-<n><.ext>`.
-fn suffixed(name: &str, n: u32) -> String {
-    if n == 1 {
-        return name.to_string();
+/// `name` for n = 1, else `<stem>-<n><.ext>`; the stem is cut (at a character boundary) when
+/// the name and `reserve` more bytes (`.error.txt`) would not fit in a file name, so a name of
+/// 255 bytes can still take a suffix and its reasons.
+fn suffixed(name: &str, n: u32, reserve: usize) -> String {
+    let (stem, ext) = match name.rfind('.') {
+        Some(dot) if dot > 0 && name.len() - dot <= 16 => (&name[..dot], &name[dot..]),
+        _ => (name, ""),
+    };
+    let tag = if n == 1 {
+        String::new()
+    } else {
+        format!("-{n}")
+    };
+    let room = NAME_MAX.saturating_sub(reserve + tag.len() + ext.len());
+    let mut cut = stem.len().min(room);
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
     }
-    match name.rfind('.') {
-        Some(dot) if dot > 0 => format!("{}-{n}{}", &name[..dot], &name[dot..]),
-        _ => format!("{name}-{n}"),
-    }
+    format!("{}{tag}{ext}", &stem[..cut])
 }
 
 #[cfg(test)]
@@ -455,9 +499,22 @@ mod tests {
 
     #[test]
     fn a_taken_name_gets_a_numbered_suffix() {
-        assert_eq!(suffixed("orders.csv", 1), "orders.csv");
-        assert_eq!(suffixed("orders.csv", 2), "orders-2.csv");
-        assert_eq!(suffixed("orders", 3), "orders-3");
+        assert_eq!(suffixed("orders.csv", 1, 0), "orders.csv");
+        assert_eq!(suffixed("orders.csv", 2, 0), "orders-2.csv");
+        assert_eq!(suffixed("orders", 3, 0), "orders-3");
+    }
+
+    #[test]
+    fn a_name_too_long_for_its_suffix_is_cut_at_a_character_boundary() {
+        let long = format!("{}x.csv", "é".repeat(125));
+        assert_eq!(long.len(), 255);
+        assert_eq!(suffixed(&long, 1, 0), long);
+        for (n, reserve) in [(2, 0), (1, 10), (12, 10)] {
+            let name = suffixed(&long, n, reserve);
+            assert!(name.len() + reserve <= 255, "{n} {reserve}: {}", name.len());
+            assert!(name.ends_with(".csv") && name.starts_with("éé"), "{name}");
+        }
+        assert_eq!(suffixed(&long, 2, 0), format!("{}-2.csv", "é".repeat(124)));
     }
 
     #[test]

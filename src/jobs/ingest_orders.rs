@@ -128,7 +128,8 @@ enum Taken {
 
 /// Why a file's transaction is rolled back.
 enum Abort {
-    Failed(Vec<FileProblem>),
+    /// The problems found (at most [`MAX_PROBLEMS`] kept) and how many more there were.
+    Failed(Vec<FileProblem>, usize),
     Changed,
     /// Another process recorded the same bytes meanwhile.
     Duplicate,
@@ -197,11 +198,8 @@ fn take_file(ctx: &mut JobContext<'_>, date: NaiveDate, file: &Candidate) -> Res
             };
             Ok(Taken::Ingested { counts, unmoved })
         }
-        Err(Abort::Failed(problems)) => {
-            let lines: Vec<String> = problems
-                .iter()
-                .map(|p| orders::problem_line(&file.name, p))
-                .collect();
+        Err(Abort::Failed(problems, more)) => {
+            let lines = listed(&file.name, &problems, more);
             fail_entry(
                 ctx,
                 date,
@@ -253,13 +251,10 @@ fn archive_file(file: &Candidate, archive: &Path, what: &str) -> Option<String> 
     }
 }
 
-/// An inbox entry that is not a regular file: never opened, moved to failed/ saying so.
+/// An inbox entry that is not a regular file, or whose name is not UTF-8: never opened, moved
+/// to failed/ saying so.
 fn take_stray(ctx: &mut JobContext<'_>, date: NaiveDate, stray: &Stray) -> Result<Taken> {
-    let reason = format!(
-        "{}: is {}, not a regular file: it was not read (an order file must be a regular file \
-         in the inbox itself)",
-        stray.name, stray.what
-    );
+    let reason = format!("{}: {}", stray.name, stray.why);
     fail_entry(ctx, date, &stray.name, &stray.path, "", &reason)
 }
 
@@ -385,7 +380,7 @@ fn stage_file(
                 Parsed::Rows { staged, rejects } => {
                     stage_rows(conn, date, &staged, &rejects, &mut counts)
                 }
-                Parsed::Failed(problems) => Err(Abort::Failed(problems)),
+                Parsed::Failed(problems, more) => Err(Abort::Failed(problems, more)),
             };
             if let Err(abort) = step {
                 outcome = Err(abort);
@@ -413,7 +408,8 @@ enum Parsed {
         rejects: Vec<NewReject>,
     },
     /// The file fails as a whole (sent last, after every problem was looked for).
-    Failed(Vec<FileProblem>),
+    /// The problems found (at most [`MAX_PROBLEMS`] kept) and how many more there were.
+    Failed(Vec<FileProblem>, usize),
 }
 
 /// Reads and parses `file`, sending rows in batches. Stops early (`Ok`) when the receiver
@@ -426,8 +422,12 @@ fn parse_file(
     out: &std::sync::mpsc::SyncSender<Parsed>,
 ) -> std::io::Result<()> {
     let path = file.path.as_path();
+    let failed_with = |problems: Vec<FileProblem>, more: usize| {
+        let _ = out.send(Parsed::Failed(problems, more));
+        Ok(())
+    };
     let failed = |problems: Vec<FileProblem>| {
-        let _ = out.send(Parsed::Failed(problems));
+        let _ = out.send(Parsed::Failed(problems, 0));
         Ok(())
     };
     let Some(source) = progress_reader(path, file.stamp.len)? else {
@@ -493,8 +493,8 @@ fn parse_file(
     let mut staged: Vec<NewStaged> = Vec::with_capacity(BATCH_ROWS);
     let mut rejects: Vec<NewReject> = Vec::new();
     let mut problems: Vec<FileProblem> = Vec::new();
-    let mut unlisted = 0usize;
     let mut batch_bytes = 0usize;
+    let mut unlisted = 0usize;
     let mut problem = |problems: &mut Vec<FileProblem>, p: FileProblem| {
         if problems.len() < MAX_PROBLEMS {
             problems.push(p);
@@ -558,16 +558,26 @@ fn parse_file(
         record = text.into_byte_record();
     }
     if !problems.is_empty() {
-        if unlisted > 0 {
-            problems.push(FileProblem::file(
-                path,
-                format!("... and {unlisted} more problems like these"),
-            ));
-        }
-        return failed(problems);
+        return failed_with(problems, unlisted);
     }
     let _ = out.send(Parsed::Rows { staged, rejects });
     Ok(())
+}
+
+/// A failed file's reasons, one line each: the first [`MAX_PROBLEMS`] problems, then how many
+/// more there were (a header of 100,000 unknown columns is not 100,000 lines of log, of
+/// `.error.txt` and of the file's record).
+fn listed(name: &str, problems: &[FileProblem], more: usize) -> Vec<String> {
+    let mut lines: Vec<String> = problems
+        .iter()
+        .take(MAX_PROBLEMS)
+        .map(|p| orders::problem_line(name, p))
+        .collect();
+    let more = more + problems.len().saturating_sub(MAX_PROBLEMS);
+    if more > 0 {
+        lines.push(format!("{name}: ... and {more} more problems like these"));
+    }
+    lines
 }
 
 /// Stages one batch of parsed rows and records its malformed rows.

@@ -155,14 +155,42 @@ pub fn migrate(conn: &mut PgConnection) -> Result<usize, String> {
     diesel::sql_query("SELECT pg_advisory_lock(7365432101)")
         .execute(conn)
         .map_err(|e| e.to_string())?;
-    let result = conn
-        .run_pending_migrations(MIGRATIONS)
-        .map(|v| v.len())
-        .map_err(|e| e.to_string());
+    let result = refuse_newer_schema(conn).and_then(|()| {
+        conn.run_pending_migrations(MIGRATIONS)
+            .map(|v| v.len())
+            .map_err(|e| e.to_string())
+    });
     diesel::sql_query("SELECT pg_advisory_unlock(7365432101)")
         .execute(conn)
         .map_err(|e| e.to_string())?;
     result
+}
+
+/// A database whose schema a newer subsweep migrated is not this version's to write into: its
+/// tables may mean what this version does not know. Refused before anything runs.
+fn refuse_newer_schema(conn: &mut PgConnection) -> Result<(), String> {
+    use diesel::migration::MigrationSource;
+    let known: Vec<String> = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect();
+    let unknown: Vec<String> = conn
+        .applied_migrations()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|v| v.to_string())
+        .filter(|v| !known.contains(v))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "its schema was migrated by a newer version of subsweep (migration {} is unknown to \
+         version {}): run that version or a newer one, or point this one at another database",
+        unknown.join(", "),
+        env!("CARGO_PKG_VERSION")
+    ))
 }
 
 /// Creates database `name` through the maintenance URL if it does not exist yet.

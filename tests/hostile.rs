@@ -1,0 +1,530 @@
+//! Hostile inputs a new user tries that the earlier issues did not list: odd times, invisible
+//! characters, headers of a hundred thousand columns, duplicate catalog ids, folders that
+//! overlap, command-line typos, a database migrated by a newer version. Each is a night that
+//! goes on, a file that fails naming its line, or a refusal that names the key.
+
+mod common;
+
+use common::{PARTNER, TestEnv};
+
+const HEADER: &str = common::ORDER_HEADER;
+
+/// A test environment with the fixture catalog loaded through the CLI.
+fn env() -> TestEnv {
+    let env = TestEnv::new();
+    env.load_fixture_catalog();
+    env
+}
+
+/// An order file of `rows`.
+fn order_file(rows: &[String]) -> String {
+    let mut text = format!("{HEADER}\n");
+    for row in rows {
+        text.push_str(row);
+        text.push('\n');
+    }
+    text
+}
+
+/// A purchase of 3 seats of MS-M365-BP by C-1001 at `time`.
+fn purchase(order: &str, time: &str) -> String {
+    format!("{order},1,{time},purchase,C-1001,admin_agent,{PARTNER},MS-M365-BP,3,,,,")
+}
+
+fn nightly(env: &TestEnv, date: &str) -> (i32, String) {
+    let (code, _, err) = env.run(&["nightly", "--date", date]);
+    (code, err)
+}
+
+/// rejects.csv of a day as (order_id, error_code, error_message).
+fn rejects(env: &TestEnv, date: &str) -> Vec<(String, String, String)> {
+    let path = env
+        .config
+        .reports_dir(date.parse().unwrap())
+        .join("rejects.csv");
+    let mut reader = csv::Reader::from_path(&path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                r[at("order_id")].to_string(),
+                r[at("error_code")].to_string(),
+                r[at("error_message")].to_string(),
+            )
+        })
+        .collect()
+}
+
+fn subscription_exists(env: &TestEnv, id: &str) -> bool {
+    env.count(&format!(
+        "SELECT count(*) AS n FROM subscriptions WHERE subscription_id = '{id}'"
+    )) == 1
+}
+
+// ------------------------------------------------------------------------- event times
+
+#[test]
+fn a_leap_second_stays_on_its_own_date_and_its_purchase_is_applied_that_day() {
+    let env = env();
+    env.drop_file(
+        "leap.csv",
+        order_file(&[
+            purchase("LEAP-Z", "2026-11-10T23:59:60Z"),
+            purchase("LEAP-OFF", "2026-11-11T09:59:60+10:00"),
+        ]),
+    );
+    let (code, err) = nightly(&env, "2026-11-10");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(rejects(&env, "2026-11-10"), vec![]);
+    for id in ["LEAP-Z-1", "LEAP-OFF-1"] {
+        assert!(subscription_exists(&env, id), "{id} applied on its date");
+    }
+    // The database holds what the rules saw: the last microsecond of the 10th (UTC) for both.
+    assert_eq!(
+        env.count(
+            "SELECT count(*) AS n FROM staged_events \
+             WHERE event_time = '2026-11-10T23:59:59.999999Z' AND event_date = '2026-11-10'"
+        ),
+        2
+    );
+    assert_eq!(
+        env.count(
+            "SELECT count(*) AS n FROM subscriptions \
+             WHERE subscription_id LIKE 'LEAP-%' AND anchor_date = '2026-11-10'"
+        ),
+        2
+    );
+    let (code, err) = nightly(&env, "2026-11-11");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(rejects(&env, "2026-11-11"), vec![]);
+}
+
+#[test]
+fn a_time_finer_than_a_microsecond_is_kept_to_the_microsecond_so_a_redrop_is_identical() {
+    let env = env();
+    let row = purchase("NANO", "2026-11-10T10:00:00.123456789Z");
+    env.drop_file("first.csv", order_file(std::slice::from_ref(&row)));
+    let (code, err) = nightly(&env, "2026-11-10");
+    assert_eq!(code, 0, "{err}");
+    assert!(subscription_exists(&env, "NANO-1"));
+    // The same row again in another file (other bytes, so not a known file): identical.
+    env.drop_file("second.csv", format!("{}\n", order_file(&[row])));
+    let (code, err) = nightly(&env, "2026-11-11");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(rejects(&env, "2026-11-11"), vec![]);
+    assert_eq!(
+        env.count(
+            "SELECT count(*) AS n FROM staged_events \
+             WHERE event_time = '2026-11-10T10:00:00.123456Z'"
+        ),
+        1
+    );
+}
+
+// ------------------------------------------------------------------------- whole files
+
+#[test]
+fn a_header_of_a_hundred_thousand_unknown_columns_lists_fifty_problems_not_all() {
+    let env = env();
+    let mut header = HEADER.to_string();
+    for i in 0..100_000 {
+        header.push_str(&format!(",x{i}"));
+    }
+    env.drop_file("wide.csv", format!("{header}\n"));
+    env.drop_file(
+        "good.csv",
+        order_file(&[purchase("GOOD", "2026-11-10T10:00:00Z")]),
+    );
+    let (code, err) = nightly(&env, "2026-11-10");
+    assert_eq!(code, 65, "{err}");
+    assert!(subscription_exists(&env, "GOOD-1"));
+    let reasons =
+        std::fs::read_to_string(env.config.intake.failed.join("wide.csv.error.txt")).unwrap();
+    assert_eq!(
+        reasons.lines().count(),
+        51,
+        "{}",
+        reasons.chars().take(500).collect::<String>()
+    );
+    assert!(reasons.contains("column x0: unknown column"), "{reasons}");
+    assert!(
+        reasons
+            .lines()
+            .last()
+            .unwrap()
+            .contains("and 99950 more problems"),
+        "{reasons}"
+    );
+    // The log and the record say as much, not 20 MB.
+    assert!(err.len() < 50_000, "stderr is {} bytes", err.len());
+    assert!(
+        env.count("SELECT max(length(error))::bigint AS n FROM inbox_files") < 50_000,
+        "the failure's record is bounded"
+    );
+}
+
+// ------------------------------------------------------------------ invisible characters
+
+#[test]
+fn an_identifier_holding_an_invisible_character_is_malformed_naming_it() {
+    let env = env();
+    // A byte order mark in the middle of a file (two exports pasted together), a zero-width
+    // space, a right-to-left mark, a soft hyphen: each makes an id that looks like another.
+    let rows = [
+        format!("\u{feff}{}", purchase("BOM", "2026-11-10T10:00:00Z")),
+        purchase("ZW\u{200b}SP", "2026-11-10T10:00:00Z"),
+        format!(
+            "RLM,1,2026-11-10T10:00:00Z,purchase,C-1001\u{200f},admin_agent,{PARTNER},MS-M365-BP,3,,,,"
+        ),
+        format!(
+            "SHY,1,2026-11-10T10:00:00Z,purchase,C-1001,admin_agent,{PARTNER},MS-M365\u{ad}-BP,3,,,,"
+        ),
+        purchase("PLAIN", "2026-11-10T10:00:00Z"),
+    ];
+    env.drop_file("mixed.csv", order_file(&rows));
+    let (code, err) = nightly(&env, "2026-11-10");
+    assert_eq!(code, 0, "{err}");
+    let rejects = rejects(&env, "2026-11-10");
+    let messages: Vec<&str> = rejects.iter().map(|(_, _, m)| m.as_str()).collect();
+    assert_eq!(rejects.len(), 4, "{rejects:?}");
+    for (column, char) in [
+        ("order_id", "U+FEFF"),
+        ("order_id", "U+200B"),
+        ("customer_id", "U+200F"),
+        ("offer_id", "U+00AD"),
+    ] {
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with(&format!("column {column}:")) && m.contains(char)),
+            "{column} {char}: {messages:?}"
+        );
+    }
+    assert!(rejects.iter().all(|(_, code, _)| code == "malformed_row"));
+    assert!(subscription_exists(&env, "PLAIN-1"));
+    assert_eq!(env.count("SELECT count(*) AS n FROM subscriptions"), 1);
+}
+
+#[test]
+fn a_catalog_id_holding_an_invisible_character_fails_the_file_naming_line_and_column() {
+    let env = TestEnv::new();
+    let customers = env.dir.path().join("customers.csv");
+    std::fs::write(
+        &customers,
+        "customer_id,name,country,segment,currency,account_opened_on\n\
+         C-1,First,US,commercial,USD,2025-01-01\n\
+         \u{feff}C-2,Second,US,commercial,USD,2025-01-01\n",
+    )
+    .unwrap();
+    let (code, _, err) = env.run(&["load-customers", customers.to_str().unwrap()]);
+    assert_eq!(code, 65, "{err}");
+    assert!(
+        err.contains("line 3 column customer_id") && err.contains("U+FEFF"),
+        "{err}"
+    );
+    assert_eq!(env.count("SELECT count(*) AS n FROM customers"), 0);
+}
+
+// ------------------------------------------------------------------------ catalog files
+
+#[test]
+fn an_id_twice_in_one_catalog_file_fails_the_file_naming_both_lines() {
+    let env = TestEnv::new();
+    let offers = std::fs::read_to_string(common::fixture("offers.csv")).unwrap();
+    let second = offers.lines().nth(1).unwrap().replace("22.00", "19.00");
+    let path = env.dir.path().join("offers.csv");
+    std::fs::write(&path, format!("{offers}{second}\n")).unwrap();
+    let (code, _, err) = env.run(&["load-catalog", path.to_str().unwrap()]);
+    assert_eq!(code, 65, "{err}");
+    let last = offers.lines().count() + 1;
+    assert!(
+        err.contains(&format!("line {last} column offer_id"))
+            && err.contains("MS-M365-BP")
+            && err.contains("line 2"),
+        "{err}"
+    );
+    assert_eq!(env.count("SELECT count(*) AS n FROM offers"), 0);
+
+    let path = env.dir.path().join("customers.csv");
+    std::fs::write(
+        &path,
+        "customer_id,name,country,segment,currency,account_opened_on\n\
+         C-1,First,US,commercial,USD,2025-01-01\n\
+         C-2,Second,US,commercial,USD,2025-01-01\n\
+         C-1,First again,US,commercial,USD,2025-01-01\n",
+    )
+    .unwrap();
+    let (code, _, err) = env.run(&["load-customers", path.to_str().unwrap()]);
+    assert_eq!(code, 65, "{err}");
+    assert!(
+        err.contains("line 4 column customer_id") && err.contains("line 2"),
+        "{err}"
+    );
+    assert_eq!(env.count("SELECT count(*) AS n FROM customers"), 0);
+}
+
+// ------------------------------------------------------------------------ configuration
+
+/// Rewrites the environment's jobs.toml with `edit` and runs `args`.
+fn run_with_config(env: &TestEnv, edit: impl Fn(&str) -> String, args: &[&str]) -> (i32, String) {
+    let path = env.config_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, edit(&text)).unwrap();
+    let (code, _, err) = env.run(args);
+    std::fs::write(&path, text).unwrap();
+    (code, err)
+}
+
+#[test]
+fn an_empty_or_shared_folder_in_jobs_toml_is_refused_naming_the_keys() {
+    let env = TestEnv::new();
+    // offers.csv beside jobs.toml: an inbox there would take it as an order file.
+    let offers = env.dir.path().join("offers.csv");
+    std::fs::copy(common::fixture("offers.csv"), &offers).unwrap();
+    let cases: [(&str, &[&str]); 7] = [
+        ("[intake]\ninbox = \"\"\n", &["[intake] inbox", "empty"]),
+        (
+            "[intake]\ninbox = \".\"\n",
+            &["[intake] inbox", "jobs.toml"],
+        ),
+        (
+            "[intake]\ninbox = \"in\"\nfailed = \"in\"\n",
+            &["[intake] inbox", "[intake] failed"],
+        ),
+        (
+            "[intake]\ninbox = \"in\"\narchive = \"./in/\"\n",
+            &["[intake] inbox", "[intake] archive"],
+        ),
+        (
+            "[intake]\ninbox = \"a/../in\"\n[output]\ndir = \"in\"\n",
+            &["[intake] inbox", "[output] dir"],
+        ),
+        (
+            "[intake]\nfailed = \"out\"\n",
+            &["[intake] failed", "[output] dir"],
+        ),
+        ("[output]\ndir = \" \"\n", &["[output] dir", "empty"]),
+    ];
+    for (extra, named) in cases {
+        let (code, err) = run_with_config(
+            &env,
+            |text| {
+                text.replace("[intake]\n", extra)
+                    .replace("settle_seconds = 0", "")
+            },
+            &["run", "ingest-orders", "--date", "2026-11-10"],
+        );
+        assert_eq!(code, 78, "{extra}: {err}");
+        for word in named {
+            assert!(err.contains(word), "{extra}: {word} not in {err}");
+        }
+    }
+    assert!(offers.exists(), "nothing was moved");
+    assert_eq!(env.count("SELECT count(*) AS n FROM inbox_files"), 0);
+}
+
+// ------------------------------------------------------------------------- command line
+
+#[test]
+fn a_date_not_written_exactly_yyyy_mm_dd_or_before_year_1_is_refused_and_nothing_runs() {
+    let env = TestEnv::new();
+    for date in [
+        "2026-1-5",
+        "2026-01-5",
+        "26-01-05",
+        "+2026-01-05",
+        "02026-01-05",
+        "2026-001-05",
+        "0000-01-01",
+    ] {
+        for args in [
+            vec!["nightly", "--date", date],
+            vec!["backfill", "--from", date, "--to", "2026-01-06"],
+            vec!["subscriptions", "--as-of", date],
+        ] {
+            let (code, _, err) = env.run(&args);
+            assert_eq!(code, 64, "{args:?}: {err}");
+            assert!(err.contains("expected YYYY-MM-DD"), "{args:?}: {err}");
+        }
+    }
+    assert_eq!(env.count("SELECT count(*) AS n FROM job_runs"), 0);
+    // Year 1 itself is a date the database and every command can hold.
+    let (code, _, err) = env.run(&["subscriptions", "--as-of", "0001-01-01"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn a_backfill_over_more_than_ten_years_is_refused_as_a_typo_in_a_year() {
+    let env = TestEnv::new();
+    for args in [
+        vec!["backfill", "--from", "0206-01-01", "--to", "2026-01-01"],
+        vec![
+            "backfill",
+            "--from",
+            "2015-12-20",
+            "--to",
+            "2026-01-01",
+            "--dry-run",
+        ],
+    ] {
+        let (code, out, err) = env.run(&args);
+        assert_eq!(code, 64, "{args:?}: {err}");
+        assert!(
+            err.contains("more than 3660 days") && err.contains(args[2]),
+            "{args:?}: {err}"
+        );
+        assert!(out.is_empty(), "{out}");
+    }
+    assert_eq!(env.count("SELECT count(*) AS n FROM job_runs"), 0);
+    assert_eq!(env.count("SELECT count(*) AS n FROM invoice_runs"), 0);
+    // Ten years to the day is a backfill someone can mean.
+    let (code, out, err) = env.run(&[
+        "backfill",
+        "--from",
+        "2016-01-02",
+        "--to",
+        "2026-01-01",
+        "--dry-run",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("2016-01-02") && out.contains("2026-01-01"),
+        "{out}"
+    );
+}
+
+// ------------------------------------------------------------------------------ database
+
+#[test]
+fn a_database_migrated_by_a_newer_version_is_refused_before_anything_runs() {
+    use diesel::RunQueryDsl;
+    let env = TestEnv::new();
+    diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ('29990101000000')")
+        .execute(&mut env.conn())
+        .unwrap();
+    for args in [vec!["status"], vec!["nightly", "--date", "2026-11-10"]] {
+        let (code, _, err) = env.run(&args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(
+            err.contains("29990101000000") && err.contains("newer version of subsweep"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(env.count("SELECT count(*) AS n FROM job_runs"), 0);
+}
+
+// ---------------------------------------------------------------------------- file names
+
+#[test]
+fn a_file_whose_name_leaves_no_room_for_a_suffix_still_leaves_the_inbox() {
+    let env = env();
+    // 251 bytes + ".csv" = 255, the most a name can have: "<name>.error.txt" and
+    // "<stem>-2.csv" do not fit as they are.
+    let long = format!("{}.csv", "é".repeat(125) + "x");
+    assert_eq!(long.len(), 255);
+    env.drop_file(&long, "not,an,order,file\n");
+    let (code, err) = nightly(&env, "2026-11-10");
+    assert_eq!(code, 65, "{err}");
+    // The same name again, a good file now: archive/<date>/ has it already.
+    env.drop_file(
+        &long,
+        order_file(&[purchase("LONG", "2026-11-10T10:00:00Z")]),
+    );
+    let (code, err) = nightly(&env, "2026-11-11");
+    assert_eq!(code, 0, "{err}");
+    env.drop_file(&long, "still,not,orders\n");
+    let (code, err) = nightly(&env, "2026-11-12");
+    assert_eq!(code, 65, "{err}");
+    let inbox: Vec<_> = std::fs::read_dir(&env.config.intake.inbox)
+        .unwrap()
+        .collect();
+    assert!(inbox.is_empty(), "{inbox:?}");
+    assert!(subscription_exists(&env, "LONG-1"));
+    let failed: Vec<String> = std::fs::read_dir(&env.config.intake.failed)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(failed.len(), 4, "two files and their reasons: {failed:?}");
+    for name in &failed {
+        assert!(name.len() <= 255, "{name}");
+        if let Some(file) = name.strip_suffix(".error.txt") {
+            assert!(failed.iter().any(|f| f == file), "{name} beside its file");
+        }
+    }
+}
+
+#[test]
+fn a_file_whose_name_is_not_utf8_goes_to_failed_saying_so() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = env();
+    let name = std::ffi::OsStr::from_bytes(b"orders-\xff.csv");
+    std::fs::write(
+        env.config.intake.inbox.join(name),
+        order_file(&[purchase("BADNAME", "2026-11-10T10:00:00Z")]),
+    )
+    .unwrap();
+    env.drop_file(
+        "good.csv",
+        order_file(&[purchase("GOOD", "2026-11-10T10:00:00Z")]),
+    );
+    let (code, err) = nightly(&env, "2026-11-10");
+    assert_eq!(code, 65, "{err}");
+    assert!(subscription_exists(&env, "GOOD-1"));
+    assert!(
+        !env.config.intake.inbox.join(name).exists(),
+        "left the inbox"
+    );
+    let reasons = std::fs::read_to_string(
+        env.config
+            .intake
+            .failed
+            .join("orders-\u{fffd}.csv.error.txt"),
+    )
+    .unwrap();
+    assert!(reasons.contains("not UTF-8"), "{reasons}");
+    assert!(
+        env.config
+            .intake
+            .failed
+            .join("orders-\u{fffd}.csv")
+            .exists()
+    );
+}
+
+#[test]
+fn generate_refuses_sizes_that_would_fill_the_disk_and_names_a_folder_it_cannot_write() {
+    let env = TestEnv::new();
+    let out = env.dir.path().join("data");
+    let out_arg = out.to_str().unwrap();
+    for (extra, word) in [
+        (vec!["--customers", "100000001"], "--customers"),
+        (vec!["--orders", "1000000001"], "--orders"),
+        (vec!["--days", "0"], "--days"),
+        (vec!["--days", "3661"], "--days"),
+        (vec!["--days", "4294967295"], "--days"),
+        (vec!["--start", "9999-12-31", "--days", "2"], "9999-12-31"),
+    ] {
+        let mut args = vec!["generate", "--seed", "1", "--out", out_arg];
+        args.extend(&extra);
+        let (code, _, err) = env.run(&args);
+        assert_eq!(code, 64, "{extra:?}: {err}");
+        assert!(err.contains(word), "{extra:?}: {err}");
+        assert!(!out.exists(), "{extra:?}: nothing written");
+    }
+    let file = env.dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let (code, _, err) = env.run(&[
+        "generate",
+        "--orders",
+        "10",
+        "--customers",
+        "2",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(file.to_str().unwrap()), "{err}");
+}
