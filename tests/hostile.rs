@@ -528,3 +528,42 @@ fn generate_refuses_sizes_that_would_fill_the_disk_and_names_a_folder_it_cannot_
     assert_eq!(code, 1, "{err}");
     assert!(err.contains(file.to_str().unwrap()), "{err}");
 }
+
+#[test]
+fn a_file_taken_by_a_rerun_of_a_processed_day_is_reported_with_the_next_day_that_runs() {
+    // Day D ran; a file dropped later is taken by re-running `nightly --date D`. Its rows are
+    // applied by the next apply-orders (D + 1, as late rows), so its malformed row and its rule
+    // rejects belong to D + 1's rejects.csv: D's report was written already and is not
+    // written again, and a row in no report would be lost to finance.
+    let env = env();
+    env.drop_file(
+        "first.csv",
+        order_file(&[purchase("F-1", "2026-07-30T10:00:00Z")]),
+    );
+    assert_eq!(nightly(&env, "2026-07-30").0, 0);
+    env.drop_file(
+        "later.csv",
+        order_file(&[
+            purchase("L-1", "2026-07-30T11:00:00Z"),
+            format!("L-2,1,not-a-time,purchase,C-1001,admin_agent,{PARTNER},MS-M365-BP,3,,,,"),
+            format!(
+                "L-3,1,2026-07-30T12:00:00Z,purchase,C-9999,admin_agent,{PARTNER},MS-M365-BP,3,,,,"
+            ),
+        ]),
+    );
+    assert_eq!(nightly(&env, "2026-07-30").0, 0);
+    assert_eq!(nightly(&env, "2026-07-31").0, 0);
+    assert!(rejects(&env, "2026-07-30").is_empty());
+    let next: Vec<(String, String)> = rejects(&env, "2026-07-31")
+        .into_iter()
+        .map(|(order, code, _)| (order, code))
+        .collect();
+    assert_eq!(
+        next,
+        vec![
+            ("L-2".to_string(), "malformed_row".to_string()),
+            ("L-3".to_string(), "unknown_customer".to_string()),
+        ]
+    );
+    assert!(subscription_exists(&env, "L-1-1"));
+}

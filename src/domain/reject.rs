@@ -105,6 +105,21 @@ const _: () = {
     }
 };
 
+/// The day whose rejects.csv reports a row rejected while a file is taken on `taken_on`, when
+/// the subscription state is carried through `processed_through`: that day's own report if its
+/// orders are still to run, else the next day that will run (whose apply-orders also applies
+/// the file's good rows, late). A day's report is written when its orders run, so a reject
+/// recorded on a day already run would be in no report.
+pub fn report_day(
+    taken_on: chrono::NaiveDate,
+    processed_through: Option<chrono::NaiveDate>,
+) -> chrono::NaiveDate {
+    match processed_through {
+        Some(done) if done >= taken_on => done.succ_opt().unwrap_or(done),
+        _ => taken_on,
+    }
+}
+
 /// A rejected row's code and a message saying what was wrong and what would fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reject {
@@ -124,5 +139,33 @@ impl Reject {
 impl fmt::Display for Reject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+#[cfg(test)]
+mod report_day_tests {
+    use super::report_day;
+    use chrono::NaiveDate;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_day_still_to_run_reports_its_own_rejects_and_a_day_already_run_the_next_one() {
+        assert_eq!(report_day(d("2026-07-30"), None), d("2026-07-30"));
+        assert_eq!(
+            report_day(d("2026-07-30"), Some(d("2026-07-29"))),
+            d("2026-07-30")
+        );
+        assert_eq!(
+            report_day(d("2026-07-30"), Some(d("2026-07-30"))),
+            d("2026-07-31")
+        );
+        // A far-past re-run (a typo in a year) reports with the next day that will run.
+        assert_eq!(
+            report_day(d("2016-11-30"), Some(d("2026-11-30"))),
+            d("2026-12-01")
+        );
     }
 }

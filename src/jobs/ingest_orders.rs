@@ -12,6 +12,7 @@ use diesel::PgConnection;
 use diesel::prelude::*;
 
 use super::{JobContext, JobOutcome};
+use crate::domain::reject::report_day;
 use crate::error::{Error, Result};
 use crate::intake::csv_source::{
     CsvReader, FileProblem, NUL_BYTE, long_field, long_field_message, nul_field,
@@ -167,9 +168,10 @@ fn take_file(ctx: &mut JobContext<'_>, date: NaiveDate, file: &Candidate) -> Res
         return Ok(Taken::Duplicate { unmoved });
     }
     let partner = ctx.config.partner.id.clone();
+    let reported_on = report_day(date, crate::store::clock::processed_through(ctx.conn)?);
     let staged = ctx
         .conn
-        .transaction(|conn| stage_file(conn, file, &sha256, date, &partner));
+        .transaction(|conn| stage_file(conn, file, &sha256, (date, reported_on), &partner));
     match staged {
         Ok(counts) => {
             // The rows and the record are committed: should the move fail (or the process die
@@ -358,7 +360,7 @@ fn stage_file(
     conn: &mut PgConnection,
     file: &Candidate,
     sha256: &str,
-    date: NaiveDate,
+    (date, reported_on): (NaiveDate, NaiveDate),
     partner: &str,
 ) -> std::result::Result<RowCounts, Abort> {
     use diesel::result::{DatabaseErrorKind, Error as DbError};
@@ -373,12 +375,12 @@ fn stage_file(
     std::thread::scope(|scope| {
         // Two batches in flight at most: memory stays bounded.
         let (sender, batches) = std::sync::mpsc::sync_channel::<Parsed>(1);
-        let parser = scope.spawn(move || parse_file(file, file_id, date, partner, &sender));
+        let parser = scope.spawn(move || parse_file(file, file_id, reported_on, partner, &sender));
         let mut outcome = Ok(());
         for parsed in batches.iter() {
             let step = match parsed {
                 Parsed::Rows { staged, rejects } => {
-                    stage_rows(conn, date, &staged, &rejects, &mut counts)
+                    stage_rows(conn, reported_on, &staged, &rejects, &mut counts)
                 }
                 Parsed::Failed(problems, more) => Err(Abort::Failed(problems, more)),
             };
@@ -417,7 +419,7 @@ enum Parsed {
 fn parse_file(
     file: &Candidate,
     file_id: i64,
-    date: NaiveDate,
+    reported_on: NaiveDate,
     partner: &str,
     out: &std::sync::mpsc::SyncSender<Parsed>,
 ) -> std::io::Result<()> {
@@ -543,7 +545,7 @@ fn parse_file(
             // The file fails: nothing more is staged, but the rest is read for its problems.
             _ if !problems.is_empty() => {}
             Row::Parsed(row) => staged.push(NewStaged::new(file_id, row)),
-            Row::Malformed(row) => rejects.push(NewReject::malformed(date, file_id, row)),
+            Row::Malformed(row) => rejects.push(NewReject::malformed(reported_on, file_id, row)),
         }
         if staged.len() >= BATCH_ROWS || rejects.len() >= BATCH_ROWS || batch_bytes >= BATCH_BYTES {
             batch_bytes = 0;
@@ -583,12 +585,12 @@ fn listed(name: &str, problems: &[FileProblem], more: usize) -> Vec<String> {
 /// Stages one batch of parsed rows and records its malformed rows.
 fn stage_rows(
     conn: &mut PgConnection,
-    date: NaiveDate,
+    reported_on: NaiveDate,
     staged: &[NewStaged],
     malformed: &[NewReject],
     counts: &mut RowCounts,
 ) -> std::result::Result<(), Abort> {
-    let out = staging::stage_batch(conn, date, staged)?;
+    let out = staging::stage_batch(conn, reported_on, staged)?;
     counts.received += (staged.len() + malformed.len()) as i64;
     counts.staged += out.inserted + out.duplicate;
     counts.duplicate += out.duplicate;
