@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use diesel::Connection;
 use diesel::PgConnection;
-use diesel::prelude::*;
 
 use super::{JobContext, JobOutcome};
 use crate::error::{Error, Result};
@@ -283,7 +283,7 @@ fn refusal(
         DbError::DatabaseError(_, info) => info,
         _ => return Err(error),
     };
-    if diesel::sql_query("SELECT 1").execute(conn).is_err() {
+    if crate::store::ping(conn).is_err() {
         return Err(error);
     }
     // The message only: the details may repeat a whole row, however long.

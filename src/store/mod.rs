@@ -4,6 +4,8 @@
 pub mod catalog;
 pub mod charges;
 pub mod clock;
+pub mod cursor;
+pub mod demo;
 pub mod embedded;
 pub mod events;
 pub mod explain;
@@ -17,7 +19,9 @@ pub mod preview;
 pub mod redact;
 pub mod reports;
 pub mod schema;
+pub mod sessions;
 pub mod staging;
+pub mod status;
 pub mod subscriptions;
 
 use std::time::Duration;
@@ -212,10 +216,22 @@ pub const BULK_ROWS: i64 = 20_000;
 /// then the planner estimates from nothing (a quiet day after a million purchases scanned
 /// whole tables). Table names are the caller's literals.
 pub fn refresh_after_bulk(conn: &mut PgConnection, tables: &[&str]) -> QueryResult<()> {
+    analyze(conn, tables)?;
+    summarize_brin(conn, tables)
+}
+
+/// Fresh planner statistics for `tables` (the caller's literal names), in the caller's
+/// transaction: rows written earlier in it are otherwise unknown to the planner.
+pub fn analyze(conn: &mut PgConnection, tables: &[&str]) -> QueryResult<()> {
     for table in tables {
         diesel::sql_query(format!("ANALYZE {table}")).execute(conn)?;
     }
-    summarize_brin(conn, tables)
+    Ok(())
+}
+
+/// Whether the database answers (an error if it does not).
+pub fn ping(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
 }
 
 /// Summarizes the new block ranges of the BRIN indexes of `tables`: an unsummarized range
