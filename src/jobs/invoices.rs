@@ -70,7 +70,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     let mut lines = 0;
     let written = invoices::read_period_lines(ctx.conn, period.start, |rows| {
         write_csv_atomically(&dir.join(LINES_FILE), bom, |out| {
-            match files::write_lines(out, rows, &partner, &list) {
+            match files::write_lines(out, &mut *rows, &partner, &list) {
                 Ok(n) => {
                     lines = n;
                     Ok(())
