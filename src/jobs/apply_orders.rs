@@ -152,7 +152,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         )?;
         watch.lap("analyze");
     }
-    crate::output::reports::write_daily(ctx, date)?;
+    super::daily_reports::write(ctx, date)?;
     watch.lap("reports");
     watch.log(JobName::ApplyOrders);
     Ok(outcome)
