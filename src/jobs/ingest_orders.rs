@@ -18,7 +18,8 @@ use crate::intake::csv_source::{
 };
 use crate::intake::inbox::{self, Candidate, Stamp, Stray};
 use crate::intake::orders::{self, ColumnMap, Row};
-use crate::store::staging::{self, NewReject, NewStaged, RowCounts};
+use crate::store::rejects::{NewReject, insert_rejects};
+use crate::store::staging::{self, NewStaged, RowCounts};
 
 /// Rows COPYed per batch: memory stays bounded whatever the file's size.
 const BATCH_ROWS: usize = 10_000;
@@ -583,8 +584,8 @@ fn stage_rows(
     counts.staged += out.inserted + out.duplicate;
     counts.duplicate += out.duplicate;
     counts.rejected += (malformed.len() + out.conflicting.len()) as i64;
-    staging::insert_rejects(conn, malformed)?;
-    staging::insert_rejects(conn, &out.conflicting)?;
+    insert_rejects(conn, malformed)?;
+    insert_rejects(conn, &out.conflicting)?;
     Ok(())
 }
 

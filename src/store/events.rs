@@ -8,8 +8,8 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 
 use super::cursor::Cursor;
+use super::rejects::{NewReject, insert_rejects};
 use super::schema::{applied_events, staged_events};
-use super::staging::{NewReject, insert_rejects};
 use crate::domain::lifecycle::FamilyEvent;
 use crate::domain::order::{OrderEvent, plain_values};
 

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod output_owner;
 pub mod preview;
 pub mod redact;
+pub mod rejects;
 pub mod reports;
 pub mod schema;
 pub mod sessions;
@@ -195,6 +196,11 @@ fn unreachable_error(url: &str, e: diesel::result::Error) -> ConnectError {
         attempts: 1,
         last_error: one_line(&redact::scrub(&e.to_string())),
     }
+}
+
+/// A file's line number as the schema stores it (`integer`).
+fn source_line(line: u64) -> i32 {
+    i32::try_from(line).expect("an order file has fewer than 2^31 lines")
 }
 
 /// A libpq message (often several indented lines) as one line.
