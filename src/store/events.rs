@@ -122,14 +122,11 @@ pub fn pending(
     date: NaiveDate,
     mark: OrdersMark,
 ) -> QueryResult<Cursor<StagedRow>> {
+    use diesel::sql_types::{BigInt, Date};
     let since_mark = match mark.date {
-        Some(marked) => format!(
-            "AND (s.event_id > {} OR s.event_date > DATE '{marked}')",
-            mark.event
-        ),
-        None => String::new(),
+        Some(_) => "AND (s.event_id > $2 OR s.event_date > $3)",
+        None => "",
     };
-    // Dates and numbers render as plain literals: nothing from input reaches this SQL.
     Cursor::open(
         conn,
         "pending_events",
@@ -138,12 +135,20 @@ pub fn pending(
                     s.customer_id, s.requested_by, s.partner_id, s.offer_id, s.quantity, \
                     s.subscription_id, s.base_subscription_id, s.auto_renew, s.reason \
              FROM staged_events s \
-             WHERE s.event_date <= DATE '{date}' {since_mark} \
+             WHERE s.event_date <= $1 {since_mark} \
                AND NOT EXISTS (SELECT 1 FROM applied_events a WHERE a.event_id = s.event_id) \
                AND NOT EXISTS (SELECT 1 FROM rejected_rows r WHERE r.event_id = s.event_id) \
              ORDER BY s.event_time, s.order_id, s.line"
         ),
-        |declare| declare,
+        |declare| {
+            let declare = declare.bind::<Date, _>(date);
+            match mark.date {
+                Some(marked) => declare
+                    .bind::<BigInt, _>(mark.event)
+                    .bind::<Date, _>(marked),
+                None => declare,
+            }
+        },
     )
 }
 
