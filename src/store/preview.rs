@@ -34,7 +34,7 @@ where
 pub type Members = Cursor<SubscriptionRow>;
 
 /// Declares the members cursor (inside the snapshot's transaction).
-pub fn members<'a>(conn: &mut PgConnection, customer: Option<&'a str>) -> QueryResult<Members> {
+pub fn members(conn: &mut PgConnection, customer: Option<&str>) -> QueryResult<Members> {
     let filter = if customer.is_some() {
         "WHERE customer_id = $1"
     } else {
