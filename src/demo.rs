@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use chrono::NaiveDate;
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::PgConnection;
 
 use crate::app::App;
 use crate::config::Config;
@@ -188,20 +187,8 @@ dir = "out"
 
 fn recreate_database(maintenance_url: &str) -> Result<()> {
     let mut conn = store::connect(maintenance_url)?;
-    diesel::sql_query(format!(
-        "DROP DATABASE IF EXISTS {DEMO_DATABASE} WITH (FORCE)"
-    ))
-    .execute(&mut conn)?;
-    diesel::sql_query(format!("CREATE DATABASE {DEMO_DATABASE}")).execute(&mut conn)?;
+    store::demo::recreate_database(&mut conn, DEMO_DATABASE)?;
     Ok(())
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = Text)]
-    label: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
 }
 
 fn write_summary(
@@ -210,31 +197,17 @@ fn write_summary(
     config: &Config,
     url: &str,
 ) -> Result<()> {
-    let statuses: Vec<Count> = diesel::sql_query(
-        "SELECT status || CASE WHEN in_trial THEN ' (trial)' ELSE '' END AS label, count(*) AS n \
-         FROM subscriptions GROUP BY 1 ORDER BY 1",
-    )
-    .load(conn)?;
-    let line = |rows: &[Count]| {
+    let statuses = store::demo::subscriptions_by_status(conn)?;
+    let line = |rows: &[store::demo::Count]| {
         rows.iter()
             .map(|c| format!("{} {}", c.n, c.label))
             .collect::<Vec<_>>()
             .join(", ")
     };
     writeln!(out, "demo: subscriptions: {}", line(&statuses))?;
-    let rows: Vec<Count> = diesel::sql_query(
-        "SELECT 'rows staged' AS label, count(*) AS n FROM staged_events \
-         UNION ALL SELECT 'rows rejected', count(*) FROM rejected_rows \
-         UNION ALL SELECT 'charge lines', count(*) FROM charge_lines \
-         UNION ALL SELECT 'invoices', count(*) FROM invoices",
-    )
-    .load(conn)?;
+    let rows = store::demo::table_counts(conn)?;
     writeln!(out, "demo: {}", line(&rows))?;
-    let totals: Vec<Count> = diesel::sql_query(
-        "SELECT currency || ' ' || to_char(sum(total), 'FM999999990.00') AS label, \
-                count(*) AS n FROM invoices GROUP BY currency ORDER BY currency",
-    )
-    .load(conn)?;
+    let totals = store::demo::invoiced_by_currency(conn)?;
     for t in &totals {
         writeln!(out, "demo: invoiced {} over {} invoice(s)", t.label, t.n)?;
     }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use chrono::{NaiveDate, SecondsFormat};
-use diesel::prelude::*;
+use diesel::PgConnection;
 use serde::Serialize;
 
 use crate::config::Config;

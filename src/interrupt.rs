@@ -11,8 +11,6 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use diesel::prelude::*;
-use diesel::sql_types::Integer;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
 use crate::error::{Error, Result};
@@ -65,9 +63,7 @@ fn watch(url: &str, job_backend_pid: i32) {
         "interrupted: rolling back the job in flight (send the signal again to stop at once)"
     );
     if let Ok(mut conn) = store::connect(url) {
-        let _ = diesel::sql_query("SELECT pg_cancel_backend($1)")
-            .bind::<Integer, _>(job_backend_pid)
-            .execute(&mut conn);
+        let _ = store::sessions::cancel_backend(&mut conn, job_backend_pid);
     }
     loop {
         if SIGNALS.load(Ordering::SeqCst) > 1 {

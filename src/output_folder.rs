@@ -16,7 +16,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use diesel::prelude::*;
+use diesel::{Connection, PgConnection};
 use serde::Deserialize;
 
 use crate::config::{Config, ConfigError};

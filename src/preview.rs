@@ -228,7 +228,7 @@ pub fn for_each_invoice(
     if covered.is_empty() {
         return Ok(());
     }
-    let mut members = store::Members::open(conn, customer)?;
+    let mut members = store::members(conn, customer)?;
     let mut carried: Vec<SubscriptionRow> = Vec::new();
     loop {
         let fetched = members.next(conn, BATCH)?;

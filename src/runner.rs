@@ -13,14 +13,13 @@ use std::collections::BTreeSet;
 use std::time::{Instant, SystemTime};
 
 use chrono::NaiveDate;
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::{Connection, PgConnection};
 use indicatif::ProgressBar;
 
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::jobs::{self, JobContext, JobName, JobOutcome};
-use crate::store::{self, ledger};
+use crate::store::{self, ledger, sessions};
 use crate::{failpoint, interrupt, output_folder};
 
 /// The first key of subsweep's advisory locks (`'SUBS'`); the second is the job's index.
@@ -126,10 +125,8 @@ impl<'a> Runner<'a> {
         output_folder::claim(&mut work, &app.config, &app.database.describe())?;
         let mut locks = store::connect(&app.database.url())?;
         let name = format!("subsweep {command} (pid {})", std::process::id());
-        diesel::sql_query("SELECT set_config('application_name', $1, false)")
-            .bind::<Text, _>(&name)
-            .execute(&mut locks)?;
-        let lock_pid = backend_pid(&mut locks)?;
+        sessions::set_application_name(&mut locks, &name)?;
+        let lock_pid = sessions::backend_pid(&mut locks)?;
         Ok(Runner {
             app,
             work,
@@ -144,7 +141,7 @@ impl<'a> Runner<'a> {
     /// and end the run with [`Error::Interrupted`] (exit 130). For `run`, `nightly` and
     /// `backfill`; `serve` handles its signals itself.
     pub fn stop_on_signals(&mut self) -> Result<()> {
-        let pid = backend_pid(&mut self.work)?;
+        let pid = sessions::backend_pid(&mut self.work)?;
         interrupt::install(self.app.database.url(), pid)
     }
 
@@ -161,11 +158,7 @@ impl<'a> Runner<'a> {
             if self.held.contains(&job) {
                 continue;
             }
-            let got: Locked = diesel::sql_query("SELECT pg_try_advisory_lock($1, $2) AS locked")
-                .bind::<Integer, _>(LOCK_CLASS)
-                .bind::<Integer, _>(lock_key(job))
-                .get_result(&mut self.locks)?;
-            if !got.locked {
+            if !sessions::try_advisory_lock(&mut self.locks, LOCK_CLASS, lock_key(job))? {
                 let holder = self.holder(job)?;
                 for job in taken {
                     self.unlock(job)?;
@@ -190,35 +183,23 @@ impl<'a> Runner<'a> {
     }
 
     fn unlock(&mut self, job: JobName) -> Result<()> {
-        diesel::sql_query("SELECT pg_advisory_unlock($1, $2)")
-            .bind::<Integer, _>(LOCK_CLASS)
-            .bind::<Integer, _>(lock_key(job))
-            .execute(&mut self.locks)?;
+        sessions::advisory_unlock(&mut self.locks, LOCK_CLASS, lock_key(job))?;
         self.held.remove(&job);
         Ok(())
     }
 
     fn holder(&mut self, job: JobName) -> Result<String> {
-        let rows: Vec<Holder> = diesel::sql_query(
-            "SELECT a.pid::bigint AS pid, a.application_name, \
-                    to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS since \
-             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-             WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::oid \
-               AND l.objid = $2::oid \
-               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        Ok(
+            match sessions::lock_holder(&mut self.locks, LOCK_CLASS, lock_key(job))? {
+                Some(h) => format!(
+                    "held by '{}', database pid {}, connected since {}",
+                    h.application_name.as_deref().unwrap_or("?"),
+                    h.pid,
+                    h.since.as_deref().unwrap_or("?")
+                ),
+                None => "the holder has just finished".to_string(),
+            },
         )
-        .bind::<BigInt, _>(i64::from(LOCK_CLASS))
-        .bind::<BigInt, _>(i64::from(lock_key(job)))
-        .load(&mut self.locks)?;
-        Ok(match rows.first() {
-            Some(h) => format!(
-                "held by '{}', database pid {}, connected since {}",
-                h.application_name.as_deref().unwrap_or("?"),
-                h.pid,
-                h.since.as_deref().unwrap_or("?")
-            ),
-            None => "the holder has just finished".to_string(),
-        })
     }
 
     /// Runs `job` for `date` (taking its lock if not held yet).
@@ -416,7 +397,7 @@ fn pause_if_armed(conn: &mut PgConnection, job: &str) -> Result<()> {
     let name = format!("{job}:pause");
     if failpoint::armed(&name) {
         eprintln!("subsweep: failpoint {name} hit, pausing");
-        diesel::sql_query("SELECT pg_sleep(60)").execute(conn)?;
+        sessions::sleep(conn, 60)?;
     }
     Ok(())
 }
@@ -435,28 +416,12 @@ pub fn rerun_hint(job: JobName, date: NaiveDate, trigger: &str) -> String {
 /// `job`'s advisory lock. Read-only (pg_locks), so it never disturbs the holder. Without a
 /// recorded session, any holder counts.
 pub fn run_is_alive(conn: &mut PgConnection, job: JobName, lock_pid: Option<i32>) -> Result<bool> {
-    let held: Locked = diesel::sql_query(
-        "SELECT EXISTS (SELECT 1 FROM pg_locks l \
-           WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::oid \
-             AND l.objid = $2::oid AND ($3::int IS NULL OR l.pid = $3) \
-             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) \
-         AS locked",
-    )
-    .bind::<BigInt, _>(i64::from(LOCK_CLASS))
-    .bind::<BigInt, _>(i64::from(lock_key(job)))
-    .bind::<Nullable<Integer>, _>(lock_pid)
-    .get_result(conn)?;
-    Ok(held.locked)
-}
-
-fn backend_pid(conn: &mut PgConnection) -> Result<i32> {
-    #[derive(QueryableByName)]
-    struct Pid {
-        #[diesel(sql_type = Integer)]
-        pid: i32,
-    }
-    let row: Pid = diesel::sql_query("SELECT pg_backend_pid() AS pid").get_result(conn)?;
-    Ok(row.pid)
+    Ok(sessions::lock_is_held(
+        conn,
+        LOCK_CLASS,
+        lock_key(job),
+        lock_pid,
+    )?)
 }
 
 /// The job that must have succeeded for the same date first (ingest stands outside the
@@ -501,22 +466,6 @@ pub fn counts_json(outcome: &JobOutcome) -> String {
         .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
         .collect();
     serde_json::Value::Object(map).to_string()
-}
-
-#[derive(QueryableByName)]
-struct Locked {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    locked: bool,
-}
-
-#[derive(QueryableByName)]
-struct Holder {
-    #[diesel(sql_type = BigInt)]
-    pid: i64,
-    #[diesel(sql_type = Nullable<Text>)]
-    application_name: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    since: Option<String>,
 }
 
 #[cfg(test)]

@@ -4,8 +4,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use chrono::NaiveDate;
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text};
+use diesel::PgConnection;
 
 use crate::config::Config;
 use crate::domain::invoicing;
@@ -13,35 +12,7 @@ use crate::domain::lifecycle::Step;
 use crate::error::Result;
 use crate::jobs::JobName;
 use crate::runner::{rerun_hint, run_is_alive};
-use crate::store::{clock, ledger};
-
-#[derive(QueryableByName)]
-struct Pending {
-    #[diesel(sql_type = BigInt)]
-    events: i64,
-    #[diesel(sql_type = Nullable<Date>)]
-    first: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
-    last: Option<NaiveDate>,
-}
-
-#[derive(QueryableByName)]
-struct FileRow {
-    #[diesel(sql_type = Text)]
-    file_name: String,
-    #[diesel(sql_type = Date)]
-    logical_date: NaiveDate,
-    #[diesel(sql_type = Text)]
-    outcome: String,
-    #[diesel(sql_type = Integer)]
-    rows_received: i32,
-    #[diesel(sql_type = Integer)]
-    rows_staged: i32,
-    #[diesel(sql_type = Integer)]
-    rows_rejected: i32,
-    #[diesel(sql_type = Nullable<Text>)]
-    error: Option<String>,
-}
+use crate::store::{self, clock, ledger};
 
 /// Writes the status report.
 pub fn write(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> Result<()> {
@@ -81,16 +52,7 @@ pub fn write(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> R
     }
     // Rows dated after the last day processed wait for their own day; the latest of them is
     // shown so that a mistyped year (2062 for 2026) is seen before that day comes.
-    let pending: Vec<Pending> = diesel::sql_query(
-        "SELECT count(*) AS events, min(s.event_date) AS first, max(s.event_date) AS last \
-         FROM staged_events s \
-         WHERE NOT EXISTS (SELECT 1 FROM applied_events a WHERE a.event_id = s.event_id) \
-           AND NOT EXISTS (SELECT 1 FROM rejected_rows r WHERE r.event_id = s.event_id) \
-         GROUP BY $1::date IS NOT NULL AND s.event_date > $1::date \
-         ORDER BY 2",
-    )
-    .bind::<Nullable<Date>, _>(carried.map(|at| at.date))
-    .load(conn)?;
+    let pending = store::status::pending_groups(conn, carried.map(|at| at.date))?;
     if pending.is_empty() {
         writeln!(out, "  no staged order events waiting")?;
     }
@@ -128,11 +90,7 @@ pub fn write(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> R
     }
 
     writeln!(out, "\nFiles (newest first):")?;
-    let files: Vec<FileRow> = diesel::sql_query(
-        "SELECT file_name, logical_date, outcome, rows_received, rows_staged, rows_rejected, error \
-         FROM inbox_files ORDER BY file_id DESC LIMIT 20",
-    )
-    .load(conn)?;
+    let files = store::status::recent_files(conn, 20)?;
     if files.is_empty() {
         writeln!(out, "  (none yet)")?;
     }
@@ -193,10 +151,8 @@ pub fn write_backfill_plan(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<()> {
-    let has_schema: Exists =
-        diesel::sql_query("SELECT to_regclass('job_runs') IS NOT NULL AS present")
-            .get_result(conn)?;
-    let done: BTreeSet<(String, NaiveDate)> = if has_schema.present {
+    let has_schema = store::status::schema_present(conn)?;
+    let done: BTreeSet<(String, NaiveDate)> = if has_schema {
         ledger::succeeded_between(conn, from, to)?
             .into_iter()
             .collect()
@@ -214,7 +170,7 @@ pub fn write_backfill_plan(
         config.intake.inbox.display()
     )?;
     // The money of the periods it would close, from preview's computation (read-only).
-    let money = if has_schema.present {
+    let money = if has_schema {
         Some(crate::store::preview::in_snapshot(
             conn,
             |conn| -> Result<_> {
@@ -273,10 +229,4 @@ pub fn write_backfill_plan(
         )?;
     }
     Ok(())
-}
-
-#[derive(QueryableByName)]
-struct Exists {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    present: bool,
 }

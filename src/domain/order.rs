@@ -94,6 +94,24 @@ pub fn purchase_subscription_id(order_id: &str, line: u32) -> String {
     format!("{order_id}-{line}")
 }
 
+/// A row that parsed, with the values it was parsed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedRow {
+    pub source_line: u64,
+    pub raw: RawRow,
+    pub event: OrderEvent,
+}
+
+/// A row that cannot be parsed: rejected as `malformed_row`, with a message naming the column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedRow {
+    pub source_line: u64,
+    pub raw: RawRow,
+    pub column: String,
+    /// `column <name>: <what is wrong>`.
+    pub message: String,
+}
+
 /// Why a row could not be parsed: the column and what is wrong with its value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("column {column}: {message}")]

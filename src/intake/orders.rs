@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::domain::order::{COLUMNS, OrderEvent, REQUIRED_COLUMNS, RawRow, col, parse_row};
+use crate::domain::order::{COLUMNS, REQUIRED_COLUMNS, RawRow, col, parse_row};
 
 use super::csv_source::FileProblem;
 
@@ -101,23 +101,7 @@ impl ColumnMap {
     }
 }
 
-/// A row that parsed, with the values it was parsed from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedRow {
-    pub source_line: u64,
-    pub raw: RawRow,
-    pub event: OrderEvent,
-}
-
-/// A row that cannot be parsed: rejected as `malformed_row`, with a message naming the column.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MalformedRow {
-    pub source_line: u64,
-    pub raw: RawRow,
-    pub column: String,
-    /// `column <name>: <what is wrong>`.
-    pub message: String,
-}
+pub use crate::domain::order::{MalformedRow, ParsedRow};
 
 /// What one record of an order file is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use crate::domain::lifecycle::{FamilyEvent, Moment, Step};
 use crate::domain::subscription::Subscription;
 use crate::domain::vocabulary::Action;
 use crate::error::{Error, Result};
-use crate::store::events::{self, NewApplied, OrdersMark, PendingEvents, RuleReject};
+use crate::store::events::{self, NewApplied, OrdersMark, RuleReject};
 use crate::store::{self, catalog, charges, clock, families};
 
 /// Events are applied this many at a time (bounded memory whatever the day's volume).
@@ -42,7 +42,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         store::refresh_after_bulk(ctx.conn, &["staged_events"])?;
         watch.lap("analyze_staged");
     }
-    let mut pending = PendingEvents::open(ctx.conn, date, mark)?;
+    let mut pending = events::pending(ctx.conn, date, mark)?;
     loop {
         let rows = pending.next(ctx.conn, BATCH)?;
         watch.lap("fetch");
@@ -152,7 +152,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         )?;
         watch.lap("analyze");
     }
-    crate::output::reports::write_daily(ctx, date)?;
+    super::daily_reports::write(ctx, date)?;
     watch.lap("reports");
     watch.log(JobName::ApplyOrders);
     Ok(outcome)

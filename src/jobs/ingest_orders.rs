@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use diesel::Connection;
 use diesel::PgConnection;
-use diesel::prelude::*;
 
 use super::{JobContext, JobOutcome};
 use crate::domain::reject::report_day;
@@ -19,7 +19,8 @@ use crate::intake::csv_source::{
 };
 use crate::intake::inbox::{self, Candidate, Stamp, Stray};
 use crate::intake::orders::{self, ColumnMap, Row};
-use crate::store::staging::{self, NewReject, NewStaged, RowCounts};
+use crate::store::rejects::{NewReject, insert_rejects};
+use crate::store::staging::{self, NewStaged, RowCounts};
 
 /// Rows COPYed per batch: memory stays bounded whatever the file's size.
 const BATCH_ROWS: usize = 10_000;
@@ -280,7 +281,7 @@ fn refusal(
         DbError::DatabaseError(_, info) => info,
         _ => return Err(error),
     };
-    if diesel::sql_query("SELECT 1").execute(conn).is_err() {
+    if crate::store::ping(conn).is_err() {
         return Err(error);
     }
     // The message only: the details may repeat a whole row, however long.
@@ -595,8 +596,8 @@ fn stage_rows(
     counts.staged += out.inserted + out.duplicate;
     counts.duplicate += out.duplicate;
     counts.rejected += (malformed.len() + out.conflicting.len()) as i64;
-    staging::insert_rejects(conn, malformed)?;
-    staging::insert_rejects(conn, &out.conflicting)?;
+    insert_rejects(conn, malformed)?;
+    insert_rejects(conn, &out.conflicting)?;
     Ok(())
 }
 

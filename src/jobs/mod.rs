@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use diesel::PgConnection;
 
 pub mod apply_orders;
+pub mod daily_reports;
 pub mod ingest_orders;
 pub mod invoices;
 pub mod renewals;

@@ -5,11 +5,9 @@
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, NaiveDate};
-use diesel::prelude::*;
+use chrono::NaiveDate;
 
 use super::{JobContext, JobName, JobOutcome, Stopwatch};
-use crate::domain::calendar::month_end;
 use crate::domain::lifecycle::{Moment, Step};
 use crate::domain::posting::Posting;
 use crate::error::{Error, Result};
@@ -90,22 +88,14 @@ fn apply_step(
     outcome: &mut JobOutcome,
     watch: &mut Stopwatch,
 ) -> Result<()> {
-    let Some(due) = due_query(moment) else {
+    let Some(mut due) = families::due_members(ctx.conn, moment)? else {
         return Ok(());
     };
-    // A cursor over the members of the families due, family by family, so memory stays flat
-    // however many are due; the server finds them in one pass instead of a lookup per family.
-    diesel::sql_query(format!(
-        "DECLARE due_members NO SCROLL CURSOR FOR \
-         SELECT * FROM subscriptions WHERE family_id IN ({due}) ORDER BY family_id"
-    ))
-    .execute(ctx.conn)?;
     // The rows of the last family fetched, which the next fetch may continue.
     let mut carried: Vec<SubscriptionRow> = Vec::new();
     let mut done = false;
     while !done {
-        let fetched: Vec<SubscriptionRow> =
-            diesel::sql_query(format!("FETCH {BATCH} FROM due_members")).load(ctx.conn)?;
+        let fetched = due.next(ctx.conn, BATCH)?;
         done = fetched.len() < BATCH;
         let mut rows = std::mem::take(&mut carried);
         rows.extend(fetched);
@@ -157,7 +147,6 @@ fn apply_step(
         );
         watch.lap("write_states");
     }
-    diesel::sql_query("CLOSE due_members").execute(ctx.conn)?;
     Ok(())
 }
 
@@ -169,39 +158,6 @@ pub(crate) fn split_last_group<T>(rows: &mut Vec<T>, key: impl Fn(&T) -> &str) -
     };
     let cut = rows.partition_point(|r| key(r) != last);
     rows.split_off(cut)
-}
-
-/// The query for the families with a member whose transition of `moment.step` may fall on
-/// `moment.date` (a superset is fine: the rules decide; this only narrows the search). Dates
-/// and numbers render as plain literals: nothing from input reaches this SQL.
-fn due_query(moment: Moment) -> Option<String> {
-    let day = moment.date;
-    match moment.step {
-        Step::TrialConversions => Some(format!(
-            "SELECT DISTINCT family_id FROM subscriptions \
-             WHERE in_trial AND status = 'active' AND trial_end_date < DATE '{day}' \
-             ORDER BY family_id"
-        )),
-        Step::Renewals => Some(
-            include_str!("due_renewals.sql")
-                .replace("$1", &format!("DATE '{day}'"))
-                .replace("$2", &day.day().to_string())
-                .replace(
-                    "$3",
-                    if month_end(day) == day {
-                        "TRUE"
-                    } else {
-                        "FALSE"
-                    },
-                )
-                .replace("$4", &day.month().to_string()),
-        ),
-        Step::SuspensionExpiry => Some(format!(
-            "SELECT DISTINCT family_id FROM subscriptions \
-             WHERE status = 'suspended' AND data_expires_on <= DATE '{day}' ORDER BY family_id"
-        )),
-        Step::Orders => None,
-    }
 }
 
 #[cfg(test)]

@@ -5,13 +5,14 @@
 //! invoice was numbered): a file whose lines do not add up to its invoices is never published.
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::cells;
-use crate::store::invoices::{Invoice, LINE_FIELDS};
+use crate::store::export::{InvoiceLineRow, RowError};
+use crate::store::invoices::Invoice;
 
 /// invoice-lines.csv's columns, in order.
 pub const LINE_HEADER: [&str; 22] = [
@@ -143,75 +144,69 @@ pub fn line_cells(partner_cell: &str, v: &LineValues<'_>) -> Result<[String; 22]
     ])
 }
 
-/// Writes invoice-lines.csv from `rows` (CSV rows as [`crate::store::invoices::period_lines`]
-/// streams them) and checks them against `invoices`: every invoice must get exactly its stored
-/// line count and total, and no line may belong to another invoice. Returns the number of lines.
+impl From<RowError> for LinesError {
+    fn from(e: RowError) -> Self {
+        match e {
+            RowError::Read(e) => LinesError::Read(e),
+            RowError::BadValue { row, problem } => LinesError::BadValue { row, problem },
+        }
+    }
+}
+
+impl<'a> From<&'a InvoiceLineRow> for LineValues<'a> {
+    fn from(r: &'a InvoiceLineRow) -> Self {
+        LineValues {
+            customer_id: &r.customer_id,
+            customer_name: &r.customer_name,
+            customer_country: &r.customer_country,
+            invoice_number: &r.invoice_number,
+            order_id: &r.order_id,
+            subscription_id: &r.subscription_id,
+            parent_subscription_id: &r.parent_subscription_id,
+            offer_id: &r.offer_id,
+            offer_name: &r.offer_name,
+            publisher_name: &r.publisher_name,
+            charge_type: &r.charge_type,
+            start_date: r.start_date,
+            end_date: r.end_date,
+            billable_days: r.billable_days,
+            period_days: r.period_days,
+            unit_price: r.unit_price,
+            quantity: r.quantity,
+            amount: r.amount,
+            currency: &r.currency,
+            billing_months: r.billing_months,
+            posted_on: r.posted_on,
+        }
+    }
+}
+
+/// Writes invoice-lines.csv from `rows` (the period's lines, as
+/// [`crate::store::invoices::read_period_lines`] streams them) and checks them against
+/// `invoices`: every invoice must get exactly its stored line count and total, and no line may
+/// belong to another invoice. Returns the number of lines.
 pub fn write_lines(
     out: &mut dyn Write,
-    rows: impl BufRead,
+    rows: impl IntoIterator<Item = Result<InvoiceLineRow, RowError>>,
     partner_id: &str,
     invoices: &[Invoice],
 ) -> Result<u64, LinesError> {
     let mut csv = csv::Writer::from_writer(out);
     csv.write_record(LINE_HEADER)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(rows);
     let mut written: HashMap<&str, (i64, Decimal)> = invoices
         .iter()
         .map(|i| (i.invoice_number.as_str(), (0, Decimal::ZERO)))
         .collect();
     let partner = cells::text(partner_id);
-    let mut record = csv::StringRecord::new();
     let mut count = 0u64;
-    while reader.read_record(&mut record)? {
+    for row in rows {
+        let row = row?;
         count += 1;
         let bad = |problem: String| LinesError::BadValue {
             row: count,
             problem,
         };
-        if record.len() != LINE_FIELDS {
-            return Err(bad(format!(
-                "{} fields, expected {LINE_FIELDS}",
-                record.len()
-            )));
-        }
-        let f = |i: usize| &record[i];
-        let decimal = |i: usize| {
-            f(i).parse::<Decimal>()
-                .map_err(|e| bad(format!("'{}' is not a number: {e}", f(i))))
-        };
-        let date = |i: usize| {
-            f(i).parse::<NaiveDate>()
-                .map_err(|e| bad(format!("'{}' is not a date: {e}", f(i))))
-        };
-        let integer = |i: usize| {
-            f(i).parse::<i64>()
-                .map_err(|e| bad(format!("'{}' is not a whole number: {e}", f(i))))
-        };
-        let values = LineValues {
-            customer_id: f(0),
-            customer_name: f(1),
-            customer_country: f(2),
-            invoice_number: f(3),
-            order_id: f(4),
-            subscription_id: f(5),
-            parent_subscription_id: f(6),
-            offer_id: f(7),
-            offer_name: f(8),
-            publisher_name: f(9),
-            charge_type: f(10),
-            start_date: date(11)?,
-            end_date: date(12)?,
-            billable_days: integer(13)?,
-            period_days: integer(14)?,
-            unit_price: decimal(15)?,
-            quantity: decimal(16)?,
-            amount: decimal(17)?,
-            currency: f(18),
-            billing_months: integer(19)?,
-            posted_on: date(20)?,
-        };
+        let values = LineValues::from(&row);
         let cells = line_cells(&partner, &values).map_err(bad)?;
         let invoice = values.invoice_number;
         match written.get_mut(invoice) {
@@ -268,6 +263,7 @@ pub fn write_invoices(out: &mut dyn Write, invoices: &[(Invoice, String)]) -> io
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::export::Rows;
     use rust_decimal_macros::dec;
 
     fn invoice(number: &str, lines: i32, total: Decimal) -> Invoice {
@@ -290,7 +286,7 @@ mod tests {
         let mut out = Vec::new();
         let n = write_lines(
             &mut out,
-            ROW.as_bytes(),
+            Rows::new(ROW.as_bytes()),
             "P1",
             &[invoice("INV-202603-000001", 1, dec!(-9))],
         )
@@ -308,7 +304,7 @@ mod tests {
     fn a_total_that_does_not_match_is_refused() {
         let err = write_lines(
             &mut Vec::new(),
-            ROW.as_bytes(),
+            Rows::new(ROW.as_bytes()),
             "P1",
             &[invoice("INV-202603-000001", 1, dec!(-9.01))],
         )
@@ -317,7 +313,7 @@ mod tests {
         // A missing line is refused too.
         let err = write_lines(
             &mut Vec::new(),
-            &b""[..],
+            Rows::new(&b""[..]),
             "P1",
             &[invoice("INV-202603-000001", 1, dec!(-9))],
         )

@@ -1,19 +1,13 @@
 //! The daily reports of SPEC section 7 in `out/reports/<D>/`: `rejects.csv`,
-//! `provisioning.csv` and `suspended.csv`. All three are written every day (a header alone
-//! when there is nothing to report), atomically, in a complete order.
+//! `provisioning.csv` and `suspended.csv`, formatted from the rows the caller streams from the
+//! store (`jobs::daily_reports` fetches and places them).
 
 use std::io::{self, BufRead, Write};
 
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::atomic::write_csv_atomically;
 use super::cells;
-use crate::domain::lifecycle::{Moment, Step};
 use crate::domain::order::COLUMNS;
-use crate::error::Result;
-use crate::jobs::JobContext;
-use crate::store::{clock, reports};
 
 /// rejects.csv's leading columns; the 13 order columns follow under their own names.
 pub const REJECTS_LEADING: [&str; 4] =
@@ -56,57 +50,35 @@ enum Cell {
 
 use Cell::{Plain, Quantity, Text};
 
-/// Writes the three reports of `date`. Called at the end of `apply-orders`, once the day's
-/// rows have all been applied or rejected.
-///
-/// `suspended.csv` is the state at the end of `date`, which the database only holds while the
-/// state clock stands at `date`: when an older day is re-run, its existing suspended.csv is
-/// kept rather than rewritten with a later state.
-pub fn write_daily(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<()> {
-    let dir = ctx.config.reports_dir(date);
-    let bom = ctx.config.output_bom;
-
+/// Writes rejects.csv from the rows of a day's rejects (CSV as
+/// [`crate::store::reports::rejects`] streams them): file, line, code, message, then the 13
+/// order values as written.
+pub fn write_rejects(out: &mut dyn Write, rows: impl BufRead) -> io::Result<()> {
     let mut header: Vec<&str> = REJECTS_LEADING.to_vec();
     header.extend(COLUMNS);
     let mut kinds = vec![Text, Plain, Text, Text];
     kinds.extend([Text; 13]);
-    reports::rejects(ctx.conn, date, |rows| {
-        write_csv_atomically(&dir.join("rejects.csv"), bom, |out| {
-            write_report(out, &header, &kinds, rows)
-        })
-    })??;
+    write_report(out, &header, &kinds, rows)
+}
 
-    reports::provisioning(ctx.conn, date, |rows| {
-        write_csv_atomically(&dir.join("provisioning.csv"), bom, |out| {
-            write_report(
-                out,
-                &PROVISIONING_HEADER,
-                &[Text, Text, Text, Text, Text, Text, Quantity, Plain, Text],
-                rows,
-            )
-        })
-    })??;
+/// Writes provisioning.csv from the rows of [`crate::store::reports::provisioning`].
+pub fn write_provisioning(out: &mut dyn Write, rows: impl BufRead) -> io::Result<()> {
+    write_report(
+        out,
+        &PROVISIONING_HEADER,
+        &[Text, Text, Text, Text, Text, Text, Quantity, Plain, Text],
+        rows,
+    )
+}
 
-    let path = dir.join("suspended.csv");
-    let past = clock::read(ctx.conn)?.is_some_and(|at| at > Moment::new(date, Step::Orders));
-    if past && path.exists() {
-        tracing::info!(%date, "state has moved past {date}: keeping its suspended.csv");
-    } else {
-        if past {
-            tracing::warn!(%date, "state has moved past {date}: suspended.csv shows the current state");
-        }
-        reports::suspended(ctx.conn, date, |rows| {
-            write_csv_atomically(&path, bom, |out| {
-                write_report(
-                    out,
-                    &SUSPENDED_HEADER,
-                    &[Text, Text, Text, Text, Text, Plain, Plain],
-                    rows,
-                )
-            })
-        })??;
-    }
-    Ok(())
+/// Writes suspended.csv from the rows of [`crate::store::reports::suspended`].
+pub fn write_suspended(out: &mut dyn Write, rows: impl BufRead) -> io::Result<()> {
+    write_report(
+        out,
+        &SUSPENDED_HEADER,
+        &[Text, Text, Text, Text, Text, Plain, Plain],
+        rows,
+    )
 }
 
 /// Re-emits CSV rows from the database under `header`, each cell written as its kind says.

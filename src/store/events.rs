@@ -7,8 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 
+use super::cursor::Cursor;
+use super::rejects::{NewReject, insert_rejects};
 use super::schema::{applied_events, staged_events};
-use super::staging::{NewReject, insert_rejects};
 use crate::domain::lifecycle::FamilyEvent;
 use crate::domain::order::{OrderEvent, plain_values};
 
@@ -63,14 +64,6 @@ pub fn family_event(row: StagedRow) -> FamilyEvent {
     }
 }
 
-const CURSOR: &str = "pending_events";
-
-/// Streams the events pending on `date` (dated on or before it, neither applied nor rejected)
-/// in application order: (event time, order_id, line). Must run inside a transaction.
-pub struct PendingEvents {
-    open: bool,
-}
-
 /// How far apply-orders has taken the staged events (see `state_clock.orders_*_mark`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
 pub struct OrdersMark {
@@ -120,51 +113,43 @@ impl OrdersMark {
     }
 }
 
-impl PendingEvents {
-    /// Opens the cursor over the events pending on `date`. `mark` narrows the search to the
-    /// events staged or dated after what earlier runs took; the NOT EXISTS checks stay the
-    /// rule.
-    pub fn open(
-        conn: &mut PgConnection,
-        date: NaiveDate,
-        mark: OrdersMark,
-    ) -> QueryResult<PendingEvents> {
-        let since_mark = match mark.date {
-            Some(marked) => format!(
-                "AND (s.event_id > {} OR s.event_date > DATE '{marked}')",
-                mark.event
-            ),
-            None => String::new(),
-        };
-        // Dates and numbers render as plain literals: nothing from input reaches this SQL.
-        diesel::sql_query(format!(
-            "DECLARE {CURSOR} NO SCROLL CURSOR FOR \
-             SELECT s.event_id, s.file_id, s.source_line, s.order_id, s.line, s.event_time, s.action, \
+/// Streams the events pending on `date` (dated on or before it, neither applied nor rejected)
+/// in application order: (event time, order_id, line). Must run inside a transaction. `mark`
+/// narrows the search to the events staged or dated after what earlier runs took; the NOT
+/// EXISTS checks stay the rule.
+pub fn pending(
+    conn: &mut PgConnection,
+    date: NaiveDate,
+    mark: OrdersMark,
+) -> QueryResult<Cursor<StagedRow>> {
+    use diesel::sql_types::{BigInt, Date};
+    let since_mark = match mark.date {
+        Some(_) => "AND (s.event_id > $2 OR s.event_date > $3)",
+        None => "",
+    };
+    Cursor::open(
+        conn,
+        "pending_events",
+        &format!(
+            "SELECT s.event_id, s.file_id, s.source_line, s.order_id, s.line, s.event_time, s.action, \
                     s.customer_id, s.requested_by, s.partner_id, s.offer_id, s.quantity, \
                     s.subscription_id, s.base_subscription_id, s.auto_renew, s.reason \
              FROM staged_events s \
-             WHERE s.event_date <= DATE '{date}' {since_mark} \
+             WHERE s.event_date <= $1 {since_mark} \
                AND NOT EXISTS (SELECT 1 FROM applied_events a WHERE a.event_id = s.event_id) \
                AND NOT EXISTS (SELECT 1 FROM rejected_rows r WHERE r.event_id = s.event_id) \
              ORDER BY s.event_time, s.order_id, s.line"
-        ))
-        .execute(conn)?;
-        Ok(PendingEvents { open: true })
-    }
-
-    /// The next `n` events, or fewer at the end (empty when done).
-    pub fn next(&mut self, conn: &mut PgConnection, n: usize) -> QueryResult<Vec<StagedRow>> {
-        if !self.open {
-            return Ok(Vec::new());
-        }
-        let rows: Vec<StagedRow> =
-            diesel::sql_query(format!("FETCH {n} FROM {CURSOR}")).load(conn)?;
-        if rows.len() < n {
-            diesel::sql_query(format!("CLOSE {CURSOR}")).execute(conn)?;
-            self.open = false;
-        }
-        Ok(rows)
-    }
+        ),
+        |declare| {
+            let declare = declare.bind::<Date, _>(date);
+            match mark.date {
+                Some(marked) => declare
+                    .bind::<BigInt, _>(mark.event)
+                    .bind::<Date, _>(marked),
+                None => declare,
+            }
+        },
+    )
 }
 
 /// An event the rules applied.

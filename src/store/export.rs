@@ -9,11 +9,14 @@
 use std::io::{self, BufRead};
 use std::marker::PhantomData;
 
+use chrono::NaiveDate;
+
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::{CopyFormat, CopyTarget, Pg};
 use diesel::prelude::*;
 use diesel::query_builder::AstPass;
 use diesel::sql_types::Text;
+use rust_decimal::Decimal;
 
 /// A query exported with COPY: its SQL reads its parameter as
 /// `current_setting('subsweep.export_param')`.
@@ -77,6 +80,151 @@ pub fn read_csv<Q: Export, R>(
     // transaction is aborted and this fails.
     conn.batch_execute("SELECT 1")?;
     Ok(result)
+}
+
+/// A row of an export as a typed value, read from its CSV record (the columns of the export's
+/// SQL, in its order: the one place that order is known outside the SQL).
+pub trait ExportRow: Sized {
+    /// The number of columns of the export.
+    const FIELDS: usize;
+    /// The row of `record` (exactly [`Self::FIELDS`] fields), or what is wrong with it.
+    fn from_record(record: &csv::StringRecord) -> Result<Self, String>;
+}
+
+/// Why a row of an export could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RowError {
+    #[error(transparent)]
+    Read(#[from] csv::Error),
+    #[error("row {row}: {problem}")]
+    BadValue { row: u64, problem: String },
+}
+
+/// The typed rows of an export's CSV stream, in the order the server sends them.
+pub struct Rows<B, T> {
+    reader: csv::Reader<B>,
+    record: csv::StringRecord,
+    count: u64,
+    row: PhantomData<fn() -> T>,
+}
+
+impl<B: BufRead, T: ExportRow> Rows<B, T> {
+    /// Rows of `csv` (no header, as [`read_csv`] hands them).
+    pub fn new(csv: B) -> Rows<B, T> {
+        Rows {
+            reader: csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(csv),
+            record: csv::StringRecord::new(),
+            count: 0,
+            row: PhantomData,
+        }
+    }
+}
+
+impl<B: BufRead, T: ExportRow> Iterator for Rows<B, T> {
+    type Item = Result<T, RowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.reader.read_record(&mut self.record) {
+            Err(e) => return Some(Err(e.into())),
+            Ok(false) => return None,
+            Ok(true) => {}
+        }
+        self.count += 1;
+        let bad = |problem: String| RowError::BadValue {
+            row: self.count,
+            problem,
+        };
+        if self.record.len() != T::FIELDS {
+            return Some(Err(bad(format!(
+                "{} fields, expected {}",
+                self.record.len(),
+                T::FIELDS
+            ))));
+        }
+        Some(T::from_record(&self.record).map_err(bad))
+    }
+}
+
+/// Exports `Q` with `param` and hands its typed rows to `read` (see [`read_csv`]).
+pub fn read_rows<Q: Export, T: ExportRow, R>(
+    conn: &mut PgConnection,
+    param: &str,
+    read: impl FnOnce(&mut Rows<&mut dyn BufRead, T>) -> R,
+) -> QueryResult<R> {
+    read_csv::<Q, R>(conn, param, |csv| read(&mut Rows::new(csv)))
+}
+
+/// One line of a period's invoice-lines export (`invoice_lines.sql`), as the database holds
+/// it: text as stored, `""` for an absent parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceLineRow {
+    pub customer_id: String,
+    pub customer_name: String,
+    pub customer_country: String,
+    pub invoice_number: String,
+    pub order_id: String,
+    pub subscription_id: String,
+    pub parent_subscription_id: String,
+    pub offer_id: String,
+    pub offer_name: String,
+    pub publisher_name: String,
+    pub charge_type: String,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub billable_days: i64,
+    pub period_days: i64,
+    pub unit_price: Decimal,
+    pub quantity: Decimal,
+    pub amount: Decimal,
+    pub currency: String,
+    pub billing_months: i64,
+    pub posted_on: NaiveDate,
+}
+
+impl ExportRow for InvoiceLineRow {
+    const FIELDS: usize = 21;
+
+    fn from_record(record: &csv::StringRecord) -> Result<Self, String> {
+        let f = |i: usize| &record[i];
+        let text = |i: usize| f(i).to_string();
+        let decimal = |i: usize| {
+            f(i).parse::<Decimal>()
+                .map_err(|e| format!("'{}' is not a number: {e}", f(i)))
+        };
+        let date = |i: usize| {
+            f(i).parse::<NaiveDate>()
+                .map_err(|e| format!("'{}' is not a date: {e}", f(i)))
+        };
+        let integer = |i: usize| {
+            f(i).parse::<i64>()
+                .map_err(|e| format!("'{}' is not a whole number: {e}", f(i)))
+        };
+        Ok(InvoiceLineRow {
+            customer_id: text(0),
+            customer_name: text(1),
+            customer_country: text(2),
+            invoice_number: text(3),
+            order_id: text(4),
+            subscription_id: text(5),
+            parent_subscription_id: text(6),
+            offer_id: text(7),
+            offer_name: text(8),
+            publisher_name: text(9),
+            charge_type: text(10),
+            start_date: date(11)?,
+            end_date: date(12)?,
+            billable_days: integer(13)?,
+            period_days: integer(14)?,
+            unit_price: decimal(15)?,
+            quantity: decimal(16)?,
+            amount: decimal(17)?,
+            currency: text(18),
+            billing_months: integer(19)?,
+            posted_on: date(20)?,
+        })
+    }
 }
 
 /// A COPY stream that stays at its end once there: asking libpq for more after the end is an

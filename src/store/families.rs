@@ -3,16 +3,18 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use diesel::dsl::max;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
+use super::cursor::Cursor;
 use super::events::{self, StagedRow};
 use super::schema::{applied_events, staged_events, subscriptions};
 use super::subscriptions::SubscriptionRow;
 use crate::domain::book::History;
-use crate::domain::lifecycle::{Family, FamilyEvent};
+use crate::domain::calendar::month_end;
+use crate::domain::lifecycle::{Family, FamilyEvent, Moment, Step};
 use crate::domain::subscription::Subscription;
 
 /// Builds families from subscription rows (any order): base first, add-ons by purchase.
@@ -49,6 +51,46 @@ pub fn assemble(rows: Vec<SubscriptionRow>) -> Vec<Family> {
         .collect();
     families.sort_by(|a, b| a.id.cmp(&b.id));
     families
+}
+
+/// The members of the families with a member whose transition of `moment.step` may fall on
+/// `moment.date` (a superset is fine: the rules decide; this only narrows the search),
+/// through one cursor ordered by family, so memory stays flat however many are due and the
+/// server finds them in one pass instead of a lookup per family. None for the orders step.
+/// Must run inside a transaction.
+pub fn due_members(
+    conn: &mut PgConnection,
+    moment: Moment,
+) -> QueryResult<Option<Cursor<SubscriptionRow>>> {
+    use diesel::sql_types::{Bool, Date, SmallInt};
+    let day = moment.date;
+    let due = match moment.step {
+        Step::TrialConversions => {
+            "SELECT DISTINCT family_id FROM subscriptions \
+             WHERE in_trial AND status = 'active' AND trial_end_date < $1 \
+             ORDER BY family_id"
+        }
+        Step::Renewals => include_str!("due_renewals.sql"),
+        Step::SuspensionExpiry => {
+            "SELECT DISTINCT family_id FROM subscriptions \
+             WHERE status = 'suspended' AND data_expires_on <= $1 ORDER BY family_id"
+        }
+        Step::Orders => return Ok(None),
+    };
+    let select =
+        format!("SELECT * FROM subscriptions WHERE family_id IN ({due}) ORDER BY family_id");
+    let cursor = Cursor::open(conn, "due_members", &select, |declare| {
+        let declare = declare.bind::<Date, _>(day);
+        match moment.step {
+            // The day of month and month fit a smallint, like the columns they meet.
+            Step::Renewals => declare
+                .bind::<SmallInt, _>(day.day() as i16)
+                .bind::<Bool, _>(month_end(day) == day)
+                .bind::<SmallInt, _>(day.month() as i16),
+            _ => declare,
+        }
+    })?;
+    Ok(Some(cursor))
 }
 
 /// The families with these ids.

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Nullable, Numeric, Text};
 use rust_decimal::Decimal;
 
-use super::export::{self, Export};
+use super::export::{self, Export, InvoiceLineRow, Rows};
 use super::schema::{customers, invoice_runs, invoices};
 
 /// What a period's lines add up to for one customer, computed from `charge_lines` alone.
@@ -114,18 +114,15 @@ impl Export for PeriodLines {
     const SQL: &'static str = include_str!("invoice_lines.sql");
 }
 
-/// Number of columns in each row of [`period_lines`].
-pub const LINE_FIELDS: usize = 21;
-
-/// Streams the lines of the period starting on `period_start` to `read`, as CSV rows of:
-/// customer_id, customer name, country, invoice_number, order_id, subscription_id,
-/// parent_subscription_id, offer_id, offer name, publisher_name, charge_type, start_date,
-/// end_date, billable_days, period_days, unit_price, quantity, amount, currency,
-/// billing_months, posted_on — in invoice-lines.csv order. Inside a transaction only.
+/// The lines of the period starting on `period_start`, in invoice-lines.csv order, as typed
+/// rows streamed to `read`. Inside a transaction only.
 pub fn read_period_lines<R>(
     conn: &mut PgConnection,
     period_start: NaiveDate,
-    read: impl FnOnce(&mut dyn BufRead) -> R,
+    read: impl FnOnce(&mut PeriodLineRows<'_>) -> R,
 ) -> QueryResult<R> {
-    export::read_csv::<PeriodLines, R>(conn, &period_start.to_string(), read)
+    export::read_rows::<PeriodLines, InvoiceLineRow, R>(conn, &period_start.to_string(), read)
 }
+
+/// The typed rows [`read_period_lines`] streams.
+pub type PeriodLineRows<'a> = Rows<&'a mut dyn BufRead, InvoiceLineRow>;

@@ -4,6 +4,8 @@
 pub mod catalog;
 pub mod charges;
 pub mod clock;
+pub mod cursor;
+pub mod demo;
 pub mod embedded;
 pub mod events;
 pub mod explain;
@@ -15,9 +17,12 @@ pub mod metrics;
 pub mod output_owner;
 pub mod preview;
 pub mod redact;
+pub mod rejects;
 pub mod reports;
 pub mod schema;
+pub mod sessions;
 pub mod staging;
+pub mod status;
 pub mod subscriptions;
 
 use std::time::Duration;
@@ -221,6 +226,11 @@ fn unreachable_error(url: &str, e: diesel::result::Error) -> ConnectError {
     }
 }
 
+/// A file's line number as the schema stores it (`integer`).
+fn source_line(line: u64) -> i32 {
+    i32::try_from(line).expect("an order file has fewer than 2^31 lines")
+}
+
 /// A libpq message (often several indented lines) as one line.
 pub fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -240,10 +250,22 @@ pub const BULK_ROWS: i64 = 20_000;
 /// then the planner estimates from nothing (a quiet day after a million purchases scanned
 /// whole tables). Table names are the caller's literals.
 pub fn refresh_after_bulk(conn: &mut PgConnection, tables: &[&str]) -> QueryResult<()> {
+    analyze(conn, tables)?;
+    summarize_brin(conn, tables)
+}
+
+/// Fresh planner statistics for `tables` (the caller's literal names), in the caller's
+/// transaction: rows written earlier in it are otherwise unknown to the planner.
+pub fn analyze(conn: &mut PgConnection, tables: &[&str]) -> QueryResult<()> {
     for table in tables {
         diesel::sql_query(format!("ANALYZE {table}")).execute(conn)?;
     }
-    summarize_brin(conn, tables)
+    Ok(())
+}
+
+/// Whether the database answers (an error if it does not).
+pub fn ping(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
 }
 
 /// Summarizes the new block ranges of the BRIN indexes of `tables`: an unsummarized range

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Text};
 use rust_decimal::Decimal;
 
+use super::cursor::Cursor;
 use super::schema::{charge_lines, customers, invoice_runs, offers};
 use super::subscriptions::SubscriptionRow;
 
@@ -30,41 +31,24 @@ where
 
 /// The subscriptions (all, or one customer's) grouped by customer in bytewise customer order,
 /// each customer's by family: fetched a batch at a time, so memory stays flat.
-pub struct Members {
-    open: bool,
-}
+pub type Members = Cursor<SubscriptionRow>;
 
-impl Members {
-    /// Declares the cursor (inside the snapshot's transaction).
-    pub fn open(conn: &mut PgConnection, customer: Option<&str>) -> QueryResult<Members> {
-        let filter = if customer.is_some() {
-            "WHERE customer_id = $1"
-        } else {
-            "WHERE $1::text IS NULL"
-        };
-        diesel::sql_query(format!(
-            "DECLARE preview_members NO SCROLL CURSOR FOR \
-             SELECT * FROM subscriptions {filter} \
+/// Declares the members cursor (inside the snapshot's transaction).
+pub fn members(conn: &mut PgConnection, customer: Option<&str>) -> QueryResult<Members> {
+    let filter = if customer.is_some() {
+        "WHERE customer_id = $1"
+    } else {
+        "WHERE $1::text IS NULL"
+    };
+    Cursor::open(
+        conn,
+        "preview_members",
+        &format!(
+            "SELECT * FROM subscriptions {filter} \
              ORDER BY customer_id COLLATE \"C\", family_id, subscription_id"
-        ))
-        .bind::<diesel::sql_types::Nullable<Text>, _>(customer)
-        .execute(conn)?;
-        Ok(Members { open: true })
-    }
-
-    /// The next `n` rows (fewer at the end).
-    pub fn next(&mut self, conn: &mut PgConnection, n: usize) -> QueryResult<Vec<SubscriptionRow>> {
-        if !self.open {
-            return Ok(Vec::new());
-        }
-        let rows: Vec<SubscriptionRow> =
-            diesel::sql_query(format!("FETCH {n} FROM preview_members")).load(conn)?;
-        if rows.len() < n {
-            diesel::sql_query("CLOSE preview_members").execute(conn)?;
-            self.open = false;
-        }
-        Ok(rows)
-    }
+        ),
+        |declare| declare.bind::<diesel::sql_types::Nullable<Text>, _>(customer),
+    )
 }
 
 /// A line posted to a subscription and not yet on an emitted invoice.

@@ -10,10 +10,11 @@ use diesel::result::{DatabaseErrorKind, Error as DbError};
 use rust_decimal::Decimal;
 
 use super::events::StagedRow;
-use super::schema::{inbox_files, rejected_rows, staged_events};
-use crate::domain::order::{COLUMNS, RawRow, col, plain_values};
+use super::rejects::NewReject;
+use super::schema::{inbox_files, staged_events};
+use super::source_line;
+use crate::domain::order::{COLUMNS, ParsedRow, RawRow, col, plain_values};
 use crate::domain::reject::RejectCode;
-use crate::intake::orders::{MalformedRow, ParsedRow};
 
 /// Whether a file with these bytes was ingested before.
 pub fn is_ingested(conn: &mut PgConnection, sha256: &str) -> QueryResult<bool> {
@@ -126,10 +127,6 @@ pub struct NewStaged {
     pub written: RawRow,
 }
 
-fn source_line(line: u64) -> i32 {
-    i32::try_from(line).expect("an order file has fewer than 2^31 lines")
-}
-
 impl NewStaged {
     pub fn new(file_id: i64, row: ParsedRow) -> NewStaged {
         let raw = (plain_values(&row.event) != row.raw).then(|| row.raw.to_vec());
@@ -183,43 +180,6 @@ impl NewStaged {
             .find(|(_, same)| !same)
             .map(|(c, _)| COLUMNS[*c])
     }
-}
-
-/// An intake reject as `rejected_rows` holds it (no staged event behind it).
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = rejected_rows, treat_none_as_default_value = false)]
-pub struct NewReject {
-    pub processed_on: NaiveDate,
-    pub file_id: i64,
-    pub source_line: i32,
-    pub event_id: Option<i64>,
-    pub error_code: String,
-    pub error_message: String,
-    pub raw: Vec<String>,
-}
-
-impl NewReject {
-    pub fn malformed(processed_on: NaiveDate, file_id: i64, row: MalformedRow) -> NewReject {
-        NewReject {
-            processed_on,
-            file_id,
-            source_line: source_line(row.source_line),
-            event_id: None,
-            error_code: RejectCode::MalformedRow.as_str().to_string(),
-            error_message: row.message,
-            raw: row.raw.into(),
-        }
-    }
-}
-
-/// Records intake rejects with COPY.
-pub fn insert_rejects(conn: &mut PgConnection, rows: &[NewReject]) -> QueryResult<usize> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    diesel::copy_from(rejected_rows::table)
-        .from_insertable(rows)
-        .execute(conn)
 }
 
 /// What staging one batch did.
