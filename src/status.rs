@@ -7,8 +7,8 @@ use chrono::NaiveDate;
 use diesel::PgConnection;
 
 use crate::config::Config;
+use crate::domain::clock::Step;
 use crate::domain::invoicing;
-use crate::domain::lifecycle::Step;
 use crate::error::Result;
 use crate::jobs::JobName;
 use crate::runner::{rerun_hint, run_is_alive};

@@ -213,7 +213,7 @@ fn a_late_purchase_is_billed_for_every_period_since_its_date() {
 
 #[test]
 fn re_applying_a_day_posts_nothing() {
-    use subsweep::domain::lifecycle::FamilyEvent;
+    use subsweep::domain::event::FamilyEvent;
     let mut sim = thirty_a_month();
     sim.order(change("Q", "2018-06-10T10:00:00Z", "C1", "O-1", "2"))
         .run_through("2018-07-02");

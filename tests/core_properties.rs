@@ -184,7 +184,8 @@ proptest! {
     /// Day-by-day processing posts exactly the lines a replay of the final history makes.
     #[test]
     fn the_fast_path_agrees_with_a_full_replay(s in scenarios()) {
-        use subsweep::domain::lifecycle::{Checks, Moment, Step};
+        use subsweep::domain::clock::{Moment, Step};
+        use subsweep::domain::event::Checks;
         use subsweep::domain::replay::{ReplayEvent, replay};
         let orders = orders(&s);
         let end = end_of(&orders);

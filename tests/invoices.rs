@@ -11,7 +11,7 @@ use common::{PARTNER, TestEnv};
 use diesel::prelude::*;
 use diesel::sql_types::{Date, Int4, Int8, Nullable, Numeric, SmallInt, Text};
 use rust_decimal::Decimal;
-use subsweep::domain::lifecycle::{Moment, Step};
+use subsweep::domain::clock::{Moment, Step};
 use subsweep::jobs::{self, JobContext, JobName, JobOutcome};
 use subsweep::store::{self, schema};
 

@@ -15,8 +15,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::catalog::{Customer, Offer};
 use super::charges::ChargeLine;
+use super::clock::{Moment, Step};
 use super::eligibility::Holdings;
-use super::lifecycle::{Checks, EventFacts, Family, FamilyEvent, Moment, Step, first_paid_start};
+use super::event::{Checks, EventFacts, FamilyEvent};
+use super::lifecycle::{Family, first_paid_start};
 use super::policy::Policy;
 use super::posting::{PostedLine, Posting, ledger_from_posted, postings};
 use super::reject::Reject;

@@ -9,7 +9,8 @@ use rust_decimal::Decimal;
 
 use super::cause::{Cause, OrderPart, SeatSide};
 use super::charges::{ChargeLine, ChargeType, LineKey};
-use super::lifecycle::{Family, Moment, Step};
+use super::clock::{Moment, Step};
+use super::lifecycle::Family;
 use super::order::OrderEvent;
 use super::policy::Policy;
 use super::reject::Reject;
@@ -684,7 +685,14 @@ mod tests {
     #[test]
     fn the_producers_of_lines_spell_no_cause_of_their_own() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain");
-        for file in ["lifecycle.rs", "posting.rs", "book.rs", "replay.rs"] {
+        for file in [
+            "lifecycle.rs",
+            "lines.rs",
+            "event.rs",
+            "posting.rs",
+            "book.rs",
+            "replay.rs",
+        ] {
             let text = std::fs::read_to_string(root.join(file)).unwrap();
             let code = text.split("#[cfg(test)]").next().unwrap();
             for spelling in [

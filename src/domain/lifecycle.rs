@@ -7,131 +7,19 @@ use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
 
 use super::calendar::DateRange;
-use super::catalog::{Customer, MAX_SEATS, Offer, usage_units_problem};
+use super::catalog::{MAX_SEATS, usage_units_problem};
 use super::cause::{self, Cause, SeatSide};
 use super::charges::{ChargeLine, ChargeType, Ledger, Sign};
-use super::eligibility::{self, Holdings, PurchaseFacts, role_message, seats_message};
+use super::clock::Step;
+use super::eligibility::{self, PurchaseFacts, role_message, seats_message};
+use super::event::{Applied, Checks, FamilyEvent};
+use super::lines::{first_period_charge, push_nonzero, usage_line_until};
 use super::money::{Uncomputable, chargeable, checked_add, usage_amount};
 use super::order::OrderEvent;
 use super::policy::Policy;
 use super::reject::{Reject, RejectCode};
-use super::subscription::{State, Subscription, Terms};
-use super::vocabulary::{Action, BillingType, Status};
-
-/// The transitions that take effect at the start of a day, in the order they run, followed by
-/// the day's order events (SPEC section 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Step {
-    TrialConversions = 1,
-    Renewals = 2,
-    SuspensionExpiry = 3,
-    Orders = 4,
-}
-
-impl Step {
-    pub const ALL: [Step; 4] = [
-        Step::TrialConversions,
-        Step::Renewals,
-        Step::SuspensionExpiry,
-        Step::Orders,
-    ];
-
-    /// The step number stored in the state clock.
-    pub fn number(self) -> i16 {
-        self as i16
-    }
-
-    pub fn from_number(n: i16) -> Option<Step> {
-        Step::ALL.into_iter().find(|s| s.number() == n)
-    }
-}
-
-/// A point in business time: a date and how far through it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Moment {
-    pub date: NaiveDate,
-    pub step: Step,
-}
-
-impl Moment {
-    pub fn new(date: NaiveDate, step: Step) -> Moment {
-        Moment { date, step }
-    }
-
-    /// The moment right after this one.
-    pub fn next(self) -> Moment {
-        match self.step {
-            Step::TrialConversions => Moment::new(self.date, Step::Renewals),
-            Step::Renewals => Moment::new(self.date, Step::SuspensionExpiry),
-            Step::SuspensionExpiry => Moment::new(self.date, Step::Orders),
-            Step::Orders => Moment::new(
-                self.date
-                    .succ_opt()
-                    .expect("dates stay inside chrono's range"),
-                Step::TrialConversions,
-            ),
-        }
-    }
-}
-
-/// An order event routed to the family it acts on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FamilyEvent {
-    /// The staged event's id (identity across runs).
-    pub event_id: i64,
-    pub order: OrderEvent,
-    /// For a suspension: the customer's retention days, resolved when the row was accepted.
-    pub retention_days: Option<u32>,
-}
-
-impl FamilyEvent {
-    /// The cause recorded on the lines this event makes.
-    pub fn cause(&self) -> String {
-        cause::order_cause(&self.order.order_id, self.order.line)
-    }
-
-    /// The subscription the event acts on (the one a purchase creates).
-    pub fn target(&self) -> String {
-        self.order.target_subscription()
-    }
-
-    /// Events of a day apply in (event time, order_id, line) order.
-    pub fn sort_key(&self) -> (chrono::DateTime<chrono::Utc>, &str, u32) {
-        (self.order.event_time, &self.order.order_id, self.order.line)
-    }
-}
-
-/// What applying an event made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
-    pub lines: Vec<ChargeLine>,
-    /// For a suspension: the retention days it resolved (kept with the accepted event).
-    pub retention_days: Option<u32>,
-}
-
-/// What a new row is checked against besides the family's own state.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct EventFacts<'a> {
-    pub customer: Option<&'a Customer>,
-    /// The offer bought (purchase) or the subscription's offer (other actions).
-    pub offer: Option<&'a Offer>,
-    /// The customer's live subscriptions of the offer bought.
-    pub holdings: Holdings,
-    /// For a suspension: the customer's first paid start among its other families'
-    /// subscriptions bought by the event's time (this family's own come from its state).
-    pub first_paid_start_elsewhere: Option<NaiveDate>,
-}
-
-/// How much of the rules an event goes through.
-#[derive(Debug, Clone, Copy)]
-pub enum Checks<'a> {
-    /// A new row: every rule.
-    Full(EventFacts<'a>),
-    /// A row accepted earlier and replayed: only whether it still makes sense in the state it
-    /// meets (catalog and role rules were checked when it was accepted). A purchase brings the
-    /// subscription it created.
-    Replay { seed: Option<&'a Subscription> },
-}
+use super::subscription::{State, Subscription};
+use super::vocabulary::{Action, Status};
 
 /// A base subscription and its add-ons, with what has been charged to them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,69 +90,6 @@ pub fn first_paid_start<'a>(
             (!ended_unpaid).then_some(planned)
         })
         .min()
-}
-
-impl Subscription {
-    /// The subscription a purchase creates, with its terms copied from the catalog (an add-on
-    /// takes its base's billing frequency and term; add-ons and metered offers have no trial
-    /// of their own). Its state is set when the purchase is applied.
-    pub fn bought(event: &OrderEvent, offer: &Offer, base: Option<&Subscription>) -> Subscription {
-        let id = event.target_subscription();
-        let (frequency, term_months) = match base {
-            Some(base) => (base.terms.frequency, base.terms.term_months),
-            None => (offer.billing_frequency, offer.term_months),
-        };
-        let trial_days = if base.is_some() || offer.billing_type == BillingType::Usage {
-            0
-        } else {
-            offer.trial_days
-        };
-        Subscription {
-            family_id: base.map_or_else(|| id.clone(), |b| b.family_id.clone()),
-            parent: base.map(|b| b.id.clone()),
-            customer_id: event.customer_id.clone(),
-            offer_id: offer.offer_id.clone(),
-            order_id: event.order_id.clone(),
-            order_line: event.line,
-            purchased_at: event.event_time,
-            terms: Terms {
-                billing_type: offer.billing_type,
-                frequency,
-                term_months,
-                unit_price: offer.unit_price,
-                currency: offer.currency.clone(),
-                trial_days,
-            },
-            state: State::initial(event.quantity),
-            id,
-        }
-    }
-}
-
-impl State {
-    /// A subscription's state before its purchase is applied.
-    fn initial(quantity: Option<Decimal>) -> State {
-        State {
-            status: Status::Active,
-            in_trial: false,
-            quantity,
-            auto_renew: true,
-            cancel_at_term_end: false,
-            cancel_with_base: false,
-            trial_end: None,
-            paid_start: None,
-            anchor: None,
-            suspended_on: None,
-            suspended_with_base: false,
-            data_expires_on: None,
-            ended_on: None,
-            usage_units: Decimal::ZERO,
-        }
-    }
-
-    fn is_live(&self) -> bool {
-        !self.status.is_ended()
-    }
 }
 
 impl Family {
@@ -1155,68 +980,4 @@ fn schedule_cancellation(state: &mut State, with_base: bool) {
     state.cancel_at_term_end = true;
     state.cancel_with_base = with_base;
     state.auto_renew = false;
-}
-
-fn push_nonzero(lines: &mut Vec<ChargeLine>, line: ChargeLine) {
-    if !line.amount.is_zero() {
-        lines.push(line);
-    }
-}
-
-/// The charge of the period that starts (or, for an add-on's first, continues) on `date`:
-/// its billed part, prorated by the full period's length. `None` for metered subscriptions.
-fn first_period_charge(
-    sub: &Subscription,
-    date: NaiveDate,
-    cause: &str,
-) -> Result<Option<ChargeLine>, Uncomputable> {
-    if !sub.is_license() {
-        return Ok(None);
-    }
-    let (Some(period), Some(billed)) = (sub.period_at(date), sub.billed_period_at(date)) else {
-        return Ok(None);
-    };
-    let billed = billed.from(date);
-    let line = ChargeLine::prorated(
-        &sub.id,
-        ChargeType::PurchaseProrate,
-        billed,
-        period.days(),
-        sub.terms.unit_price,
-        sub.state.quantity.unwrap_or(Decimal::ZERO),
-        Sign::Charge,
-        cause,
-    )?;
-    Ok((!line.amount.is_zero()).then_some(line))
-}
-
-/// The metered usage recorded in the period containing `last_day`, billed from the period's
-/// start (or the paid start) to `last_day`. `None` when nothing was used.
-fn usage_line_until(
-    sub: &Subscription,
-    last_day: NaiveDate,
-    charge_type: ChargeType,
-    cause: &str,
-) -> Result<Option<ChargeLine>, Uncomputable> {
-    let units = sub.state.usage_units;
-    if sub.is_license() || units.is_zero() {
-        return Ok(None);
-    }
-    let (Some(period), Some(billed)) = (sub.period_at(last_day), sub.billed_period_at(last_day))
-    else {
-        return Ok(None);
-    };
-    let range = DateRange::new(billed.start, last_day.max(billed.start));
-    let amount = usage_amount(units, sub.terms.unit_price)?;
-    Ok((!amount.is_zero()).then(|| ChargeLine {
-        subscription_id: sub.id.clone(),
-        charge_type,
-        range,
-        billable_days: range.days(),
-        period_days: period.days(),
-        unit_price: sub.terms.unit_price,
-        quantity: units,
-        amount,
-        cause: cause.to_string(),
-    }))
 }

@@ -6,7 +6,9 @@
 use chrono::NaiveDate;
 
 use super::charges::ChargeLine;
-use super::lifecycle::{Checks, Family, FamilyEvent, Moment, Step};
+use super::clock::{Moment, Step};
+use super::event::{Checks, FamilyEvent};
+use super::lifecycle::Family;
 use super::policy::Policy;
 use super::reject::{Reject, RejectCode};
 

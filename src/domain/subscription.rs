@@ -5,6 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::calendar::{DateRange, Schedule};
+use super::catalog::Offer;
+use super::order::OrderEvent;
 use super::vocabulary::{BillingFrequency, BillingType, Status};
 
 /// Price and calendar, copied from the catalog when the subscription is bought: a later
@@ -168,5 +170,68 @@ impl Subscription {
             term_end: self.term_at(at).map(|t| t.end),
             current_period,
         }
+    }
+}
+
+impl Subscription {
+    /// The subscription a purchase creates, with its terms copied from the catalog (an add-on
+    /// takes its base's billing frequency and term; add-ons and metered offers have no trial
+    /// of their own). Its state is set when the purchase is applied.
+    pub fn bought(event: &OrderEvent, offer: &Offer, base: Option<&Subscription>) -> Subscription {
+        let id = event.target_subscription();
+        let (frequency, term_months) = match base {
+            Some(base) => (base.terms.frequency, base.terms.term_months),
+            None => (offer.billing_frequency, offer.term_months),
+        };
+        let trial_days = if base.is_some() || offer.billing_type == BillingType::Usage {
+            0
+        } else {
+            offer.trial_days
+        };
+        Subscription {
+            family_id: base.map_or_else(|| id.clone(), |b| b.family_id.clone()),
+            parent: base.map(|b| b.id.clone()),
+            customer_id: event.customer_id.clone(),
+            offer_id: offer.offer_id.clone(),
+            order_id: event.order_id.clone(),
+            order_line: event.line,
+            purchased_at: event.event_time,
+            terms: Terms {
+                billing_type: offer.billing_type,
+                frequency,
+                term_months,
+                unit_price: offer.unit_price,
+                currency: offer.currency.clone(),
+                trial_days,
+            },
+            state: State::initial(event.quantity),
+            id,
+        }
+    }
+}
+
+impl State {
+    /// A subscription's state before its purchase is applied.
+    pub(super) fn initial(quantity: Option<Decimal>) -> State {
+        State {
+            status: Status::Active,
+            in_trial: false,
+            quantity,
+            auto_renew: true,
+            cancel_at_term_end: false,
+            cancel_with_base: false,
+            trial_end: None,
+            paid_start: None,
+            anchor: None,
+            suspended_on: None,
+            suspended_with_base: false,
+            data_expires_on: None,
+            ended_on: None,
+            usage_units: Decimal::ZERO,
+        }
+    }
+
+    pub(super) fn is_live(&self) -> bool {
+        !self.status.is_ended()
     }
 }

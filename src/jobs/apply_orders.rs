@@ -8,7 +8,8 @@ use chrono::NaiveDate;
 
 use super::{JobContext, JobName, JobOutcome, Stopwatch};
 use crate::domain::book::{self, Book};
-use crate::domain::lifecycle::{FamilyEvent, Moment, Step};
+use crate::domain::clock::{Moment, Step};
+use crate::domain::event::FamilyEvent;
 use crate::domain::subscription::Subscription;
 use crate::domain::vocabulary::Action;
 use crate::error::{Error, Result};

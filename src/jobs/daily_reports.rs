@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 
 use super::JobContext;
-use crate::domain::lifecycle::{Moment, Step};
+use crate::domain::clock::{Moment, Step};
 use crate::error::Result;
 use crate::output::atomic::write_csv_atomically;
 use crate::output::reports as files;

@@ -6,8 +6,8 @@
 use chrono::NaiveDate;
 
 use super::{JobContext, JobName, JobOutcome, Stopwatch};
+use crate::domain::clock::{Moment, Step};
 use crate::domain::invoicing;
-use crate::domain::lifecycle::{Moment, Step};
 use crate::error::{Error, Result};
 use crate::output::atomic::write_csv_atomically;
 use crate::output::invoices::{self as files, LinesError};

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 
 use super::{JobContext, JobOutcome, transitions};
-use crate::domain::lifecycle::Step;
+use crate::domain::clock::Step;
 use crate::error::Result;
 
 /// Runs `renewals` for logical date `date`.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::{JobContext, JobName, JobOutcome, Stopwatch};
-use crate::domain::lifecycle::{Moment, Step};
+use crate::domain::clock::{Moment, Step};
 use crate::domain::posting::Posting;
 use crate::error::{Error, Result};
 use crate::store::subscriptions::SubscriptionRow;

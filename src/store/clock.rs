@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::upsert::excluded;
 
 use super::schema::state_clock;
-use crate::domain::lifecycle::{Moment, Step};
+use crate::domain::clock::{Moment, Step};
 
 /// Where the state stands, if any state job ever ran.
 pub fn read(conn: &mut PgConnection) -> QueryResult<Option<Moment>> {

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use super::cursor::Cursor;
 use super::rejects::{NewReject, insert_rejects};
 use super::schema::{applied_events, staged_events};
-use crate::domain::lifecycle::FamilyEvent;
+use crate::domain::event::FamilyEvent;
 use crate::domain::order::{OrderEvent, plain_values};
 
 /// The parsed columns of a staged event.

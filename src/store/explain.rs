@@ -11,7 +11,8 @@ use super::events::{self, StagedRow};
 use super::schema::{applied_events, inbox_files, staged_events, subscriptions};
 use crate::domain::calendar::DateRange;
 use crate::domain::charges::ChargeLine;
-use crate::domain::lifecycle::{Family, FamilyEvent};
+use crate::domain::event::FamilyEvent;
+use crate::domain::lifecycle::Family;
 
 /// The family a subscription belongs to and the customer who holds it.
 pub fn family_of(

@@ -14,7 +14,9 @@ use super::schema::{applied_events, staged_events, subscriptions};
 use super::subscriptions::SubscriptionRow;
 use crate::domain::book::History;
 use crate::domain::calendar::month_end;
-use crate::domain::lifecycle::{Family, FamilyEvent, Moment, Step};
+use crate::domain::clock::{Moment, Step};
+use crate::domain::event::FamilyEvent;
+use crate::domain::lifecycle::Family;
 use crate::domain::subscription::Subscription;
 
 /// Builds families from subscription rows (any order): base first, add-ons by purchase.
