@@ -1,5 +1,6 @@
 //! A subscription: the terms fixed at purchase and the state the lifecycle moves it through,
-//! with its billing calendar derived from the anchor date (SPEC section 5).
+//! with its billing calendar derived from the anchor date (SPEC section 5), and the subscription
+//! a purchase creates.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
