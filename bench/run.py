@@ -166,7 +166,7 @@ def run_size(server, orders, with_backfill):
     s_quiet, mib_quiet = subsweep(config, url, "backfill", "--from", str(START + dt.timedelta(days=1)),
                                   "--to", str(first_roll - dt.timedelta(days=1)))
     # What reading the due families' rows costs the server alone (renewals' own query).
-    due = (ROOT / "src" / "jobs" / "due_renewals.sql").read_text()
+    due = (ROOT / "src" / "store" / "due_renewals.sql").read_text()
     due = "\n".join(l for l in due.splitlines() if not l.startswith("--"))
     due = (due.replace("$1", f"DATE '{first_roll}'").replace("$2", str(first_roll.day))
            .replace("$3", "FALSE")  # the 5th is no month end
