@@ -185,8 +185,11 @@ fn eta(done: u64, total: Option<u64>, elapsed: Duration) -> Option<Duration> {
     if done == 0 {
         return None;
     }
-    let left = total.saturating_sub(done) as f64;
-    Some(elapsed.mul_f64(left / done as f64))
+    let steps_left = u128::from(total.saturating_sub(done));
+    let nanos = elapsed.as_nanos() * steps_left / u128::from(done);
+    Some(Duration::from_nanos(
+        u64::try_from(nanos).unwrap_or(u64::MAX),
+    ))
 }
 
 /// Writes `text` to standard error, scrubbed, with the progress bars cleared meanwhile.
