@@ -31,33 +31,6 @@ fn purchase(order: &str, time: &str) -> String {
     format!("{order},1,{time},purchase,C-1001,admin_agent,{PARTNER},MS-M365-BP,3,,,,")
 }
 
-fn nightly(env: &TestEnv, date: &str) -> (i32, String) {
-    let (code, _, err) = env.run(&["nightly", "--date", date]);
-    (code, err)
-}
-
-/// rejects.csv of a day as (order_id, error_code, error_message).
-fn rejects(env: &TestEnv, date: &str) -> Vec<(String, String, String)> {
-    let path = env
-        .config
-        .reports_dir(date.parse().unwrap())
-        .join("rejects.csv");
-    let mut reader = csv::Reader::from_path(&path).unwrap();
-    let header = reader.headers().unwrap().clone();
-    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
-    reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            (
-                r[at("order_id")].to_string(),
-                r[at("error_code")].to_string(),
-                r[at("error_message")].to_string(),
-            )
-        })
-        .collect()
-}
-
 fn subscription_exists(env: &TestEnv, id: &str) -> bool {
     env.count(&format!(
         "SELECT count(*) AS n FROM subscriptions WHERE subscription_id = '{id}'"
@@ -76,9 +49,9 @@ fn a_leap_second_stays_on_its_own_date_and_its_purchase_is_applied_that_day() {
             purchase("LEAP-OFF", "2026-11-11T09:59:60+10:00"),
         ]),
     );
-    let (code, err) = nightly(&env, "2026-11-10");
+    let (code, err) = env.nightly_at("2026-11-10");
     assert_eq!(code, 0, "{err}");
-    assert_eq!(rejects(&env, "2026-11-10"), vec![]);
+    assert_eq!(env.rejects_of("2026-11-10"), vec![]);
     for id in ["LEAP-Z-1", "LEAP-OFF-1"] {
         assert!(subscription_exists(&env, id), "{id} applied on its date");
     }
@@ -97,9 +70,9 @@ fn a_leap_second_stays_on_its_own_date_and_its_purchase_is_applied_that_day() {
         ),
         2
     );
-    let (code, err) = nightly(&env, "2026-11-11");
+    let (code, err) = env.nightly_at("2026-11-11");
     assert_eq!(code, 0, "{err}");
-    assert_eq!(rejects(&env, "2026-11-11"), vec![]);
+    assert_eq!(env.rejects_of("2026-11-11"), vec![]);
 }
 
 #[test]
@@ -107,14 +80,14 @@ fn a_time_finer_than_a_microsecond_is_kept_to_the_microsecond_so_a_redrop_is_ide
     let env = env();
     let row = purchase("NANO", "2026-11-10T10:00:00.123456789Z");
     env.drop_file("first.csv", order_file(std::slice::from_ref(&row)));
-    let (code, err) = nightly(&env, "2026-11-10");
+    let (code, err) = env.nightly_at("2026-11-10");
     assert_eq!(code, 0, "{err}");
     assert!(subscription_exists(&env, "NANO-1"));
     // The same row again in another file (other bytes, so not a known file): identical.
     env.drop_file("second.csv", format!("{}\n", order_file(&[row])));
-    let (code, err) = nightly(&env, "2026-11-11");
+    let (code, err) = env.nightly_at("2026-11-11");
     assert_eq!(code, 0, "{err}");
-    assert_eq!(rejects(&env, "2026-11-11"), vec![]);
+    assert_eq!(env.rejects_of("2026-11-11"), vec![]);
     assert_eq!(
         env.count(
             "SELECT count(*) AS n FROM staged_events \
@@ -138,7 +111,7 @@ fn a_header_of_a_hundred_thousand_unknown_columns_lists_fifty_problems_not_all()
         "good.csv",
         order_file(&[purchase("GOOD", "2026-11-10T10:00:00Z")]),
     );
-    let (code, err) = nightly(&env, "2026-11-10");
+    let (code, err) = env.nightly_at("2026-11-10");
     assert_eq!(code, 65, "{err}");
     assert!(subscription_exists(&env, "GOOD-1"));
     let reasons =
@@ -185,9 +158,9 @@ fn an_identifier_holding_an_invisible_character_is_malformed_naming_it() {
         purchase("PLAIN", "2026-11-10T10:00:00Z"),
     ];
     env.drop_file("mixed.csv", order_file(&rows));
-    let (code, err) = nightly(&env, "2026-11-10");
+    let (code, err) = env.nightly_at("2026-11-10");
     assert_eq!(code, 0, "{err}");
-    let rejects = rejects(&env, "2026-11-10");
+    let rejects = env.rejects_of("2026-11-10");
     let messages: Vec<&str> = rejects.iter().map(|(_, _, m)| m.as_str()).collect();
     assert_eq!(rejects.len(), 4, "{rejects:?}");
     for (column, char) in [
@@ -426,17 +399,17 @@ fn a_file_whose_name_leaves_no_room_for_a_suffix_still_leaves_the_inbox() {
     let long = format!("{}.csv", "é".repeat(125) + "x");
     assert_eq!(long.len(), 255);
     env.drop_file(&long, "not,an,order,file\n");
-    let (code, err) = nightly(&env, "2026-11-10");
+    let (code, err) = env.nightly_at("2026-11-10");
     assert_eq!(code, 65, "{err}");
     // The same name again, a good file now: archive/<date>/ has it already.
     env.drop_file(
         &long,
         order_file(&[purchase("LONG", "2026-11-10T10:00:00Z")]),
     );
-    let (code, err) = nightly(&env, "2026-11-11");
+    let (code, err) = env.nightly_at("2026-11-11");
     assert_eq!(code, 0, "{err}");
     env.drop_file(&long, "still,not,orders\n");
-    let (code, err) = nightly(&env, "2026-11-12");
+    let (code, err) = env.nightly_at("2026-11-12");
     assert_eq!(code, 65, "{err}");
     let inbox: Vec<_> = std::fs::read_dir(&env.config.intake.inbox)
         .unwrap()
@@ -470,7 +443,7 @@ fn a_file_whose_name_is_not_utf8_goes_to_failed_saying_so() {
         "good.csv",
         order_file(&[purchase("GOOD", "2026-11-10T10:00:00Z")]),
     );
-    let (code, err) = nightly(&env, "2026-11-10");
+    let (code, err) = env.nightly_at("2026-11-10");
     assert_eq!(code, 65, "{err}");
     assert!(subscription_exists(&env, "GOOD-1"));
     assert!(
@@ -540,7 +513,7 @@ fn a_file_taken_by_a_rerun_of_a_processed_day_is_reported_with_the_next_day_that
         "first.csv",
         order_file(&[purchase("F-1", "2026-07-30T10:00:00Z")]),
     );
-    assert_eq!(nightly(&env, "2026-07-30").0, 0);
+    assert_eq!(env.nightly_at("2026-07-30").0, 0);
     env.drop_file(
         "later.csv",
         order_file(&[
@@ -551,10 +524,11 @@ fn a_file_taken_by_a_rerun_of_a_processed_day_is_reported_with_the_next_day_that
             ),
         ]),
     );
-    assert_eq!(nightly(&env, "2026-07-30").0, 0);
-    assert_eq!(nightly(&env, "2026-07-31").0, 0);
-    assert!(rejects(&env, "2026-07-30").is_empty());
-    let next: Vec<(String, String)> = rejects(&env, "2026-07-31")
+    assert_eq!(env.nightly_at("2026-07-30").0, 0);
+    assert_eq!(env.nightly_at("2026-07-31").0, 0);
+    assert!(env.rejects_of("2026-07-30").is_empty());
+    let next: Vec<(String, String)> = env
+        .rejects_of("2026-07-31")
         .into_iter()
         .map(|(order, code, _)| (order, code))
         .collect();

@@ -63,33 +63,6 @@ fn purchase(order: &str, time: &str, offer: &str, quantity: &str) -> String {
     format!("{order},1,{time},purchase,C-1,admin_agent,{{P}},{offer},{quantity},,,,")
 }
 
-fn nightly(env: &TestEnv, date: &str) -> (i32, String) {
-    let (code, _, err) = env.run(&["nightly", "--date", date]);
-    (code, err)
-}
-
-/// rejects.csv of a day as (order_id, error_code, error_message).
-fn rejects(env: &TestEnv, date: &str) -> Vec<(String, String, String)> {
-    let path = env
-        .config
-        .reports_dir(date.parse().unwrap())
-        .join("rejects.csv");
-    let mut reader = csv::Reader::from_path(&path).unwrap();
-    let header = reader.headers().unwrap().clone();
-    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
-    reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            (
-                r[at("order_id")].to_string(),
-                r[at("error_code")].to_string(),
-                r[at("error_message")].to_string(),
-            )
-        })
-        .collect()
-}
-
 fn code_of(rejects: &[(String, String, String)], order: &str) -> Option<String> {
     rejects
         .iter()
@@ -121,9 +94,9 @@ fn a_purchase_of_10_to_the_27_seats_is_rejected_and_the_good_row_beside_it_appli
             purchase("GOOD", "2026-03-01T11:00:00Z", "SEAT4", "2"),
         ]),
     );
-    let (code, err) = nightly(&env, "2026-03-01");
+    let (code, err) = env.nightly_at("2026-03-01");
     assert_eq!(code, 0, "{err}");
-    let rejects = rejects(&env, "2026-03-01");
+    let rejects = env.rejects_of("2026-03-01");
     assert_eq!(
         code_of(&rejects, "BAD").as_deref(),
         Some("invalid_quantity")
@@ -131,7 +104,7 @@ fn a_purchase_of_10_to_the_27_seats_is_rejected_and_the_good_row_beside_it_appli
     assert!(subscription_exists(&env, "GOOD-1"));
     assert!(!subscription_exists(&env, "BAD-1"));
     // The next night runs normally.
-    let (code, err) = nightly(&env, "2026-03-02");
+    let (code, err) = env.nightly_at("2026-03-02");
     assert_eq!(code, 0, "{err}");
 }
 
@@ -151,9 +124,9 @@ fn seats_above_the_offer_maximum_or_ten_million_are_invalid_quantity() {
                 .to_string(),
         ]),
     );
-    let (code, err) = nightly(&env, "2026-03-01");
+    let (code, err) = env.nightly_at("2026-03-01");
     assert_eq!(code, 0, "{err}");
-    let rejects = rejects(&env, "2026-03-01");
+    let rejects = env.rejects_of("2026-03-01");
     let codes: Vec<(&str, &str)> = rejects
         .iter()
         .map(|(o, c, _)| (o.as_str(), c.as_str()))
@@ -191,10 +164,10 @@ fn usage_above_a_trillion_units_or_with_more_than_ten_decimals_is_invalid_quanti
         ]),
     );
     for date in ["2026-03-01", "2026-03-02"] {
-        let (code, err) = nightly(&env, date);
+        let (code, err) = env.nightly_at(date);
         assert_eq!(code, 0, "{err}");
     }
-    let rejects = rejects(&env, "2026-03-02");
+    let rejects = env.rejects_of("2026-03-02");
     let lines: Vec<&str> = rejects.iter().map(|(_, c, _)| c.as_str()).collect();
     assert_eq!(
         lines,
@@ -235,10 +208,10 @@ fn usage_whose_total_charge_would_exceed_the_limit_is_rejected_and_the_rest_bill
     }
     env.drop_file("orders.csv", order_file(&rows));
     for date in ["2026-03-01", "2026-03-02", "2026-03-31", "2026-04-01"] {
-        let (code, err) = nightly(&env, date);
+        let (code, err) = env.nightly_at(date);
         assert_eq!(code, 0, "{date}: {err}");
     }
-    let rejects = rejects(&env, "2026-03-02");
+    let rejects = env.rejects_of("2026-03-02");
     assert_eq!(rejects.len(), 1, "{rejects:?}");
     assert_eq!(rejects[0].1, "invalid_quantity");
     assert!(
@@ -268,9 +241,9 @@ fn a_purchase_dated_year_1_is_event_out_of_range_naming_both_dates() {
             purchase("GOOD", "2026-03-01T11:00:00Z", "SEAT4", "1"),
         ]),
     );
-    let (code, err) = nightly(&env, "2026-03-01");
+    let (code, err) = env.nightly_at("2026-03-01");
     assert_eq!(code, 0, "{err}");
-    let rejects = rejects(&env, "2026-03-01");
+    let rejects = env.rejects_of("2026-03-01");
     assert_eq!(rejects.len(), 1, "{rejects:?}");
     let (order, code, message) = &rejects[0];
     assert_eq!(
@@ -293,9 +266,9 @@ fn max_late_days_is_the_last_day_still_applied() {
             purchase("ELEVEN", "2026-02-18T23:59:59Z", "SEAT4", "1"),
         ]),
     );
-    let (code, err) = nightly(&env, "2026-03-01");
+    let (code, err) = env.nightly_at("2026-03-01");
     assert_eq!(code, 0, "{err}");
-    let rejects = rejects(&env, "2026-03-01");
+    let rejects = env.rejects_of("2026-03-01");
     assert_eq!(
         code_of(&rejects, "ELEVEN").as_deref(),
         Some("event_out_of_range")
@@ -316,9 +289,10 @@ fn out_of_range_comes_before_any_rule() {
             "OLD,2,2020-01-01T00:00:00Z,suspend,C-1,nobody,{P},,,X-1,,,fraud".to_string(),
         ]),
     );
-    let (code, err) = nightly(&env, "2026-03-01");
+    let (code, err) = env.nightly_at("2026-03-01");
     assert_eq!(code, 0, "{err}");
-    let codes: Vec<String> = rejects(&env, "2026-03-01")
+    let codes: Vec<String> = env
+        .rejects_of("2026-03-01")
         .into_iter()
         .map(|r| r.1)
         .collect();
@@ -335,7 +309,7 @@ fn backfill_and_nightly_reject_old_rows_on_the_same_day_with_the_same_report() {
     let by_night = env();
     by_night.drop_file("orders.csv", order_file(&rows));
     for date in ["2026-03-01", "2026-03-02", "2026-03-03"] {
-        assert_eq!(nightly(&by_night, date).0, 0);
+        assert_eq!(by_night.nightly_at(date).0, 0);
     }
     let by_backfill = env();
     by_backfill.drop_file("orders.csv", order_file(&rows));
@@ -354,7 +328,7 @@ fn backfill_and_nightly_reject_old_rows_on_the_same_day_with_the_same_report() {
         assert_eq!(report(&by_night), report(&by_backfill), "{date}");
     }
     assert_eq!(
-        code_of(&rejects(&by_night, "2026-03-01"), "OLD").as_deref(),
+        code_of(&by_night.rejects_of("2026-03-01"), "OLD").as_deref(),
         Some("event_out_of_range")
     );
 }
@@ -371,9 +345,9 @@ fn rows_at_the_ends_of_the_calendar_never_panic() {
             purchase("GOOD", "2026-03-01T10:00:00Z", "ANNUAL", "1"),
         ]),
     );
-    let (code, err) = nightly(&env, "2026-03-01");
+    let (code, err) = env.nightly_at("2026-03-01");
     assert_eq!(code, 0, "{err}");
-    let rejects = rejects(&env, "2026-03-01");
+    let rejects = env.rejects_of("2026-03-01");
     assert_eq!(
         code_of(&rejects, "Y0").as_deref(),
         Some("event_out_of_range")
@@ -402,7 +376,7 @@ fn status_shows_the_latest_day_a_waiting_row_is_for() {
             purchase("SOON", "2026-03-05T10:00:00Z", "SEAT4", "1"),
         ]),
     );
-    assert_eq!(nightly(&env, "2026-03-01").0, 0);
+    assert_eq!(env.nightly_at("2026-03-01").0, 0);
     let (code, out, err) = env.run(&["status"]);
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -430,9 +404,9 @@ fn an_order_id_of_3000_characters_is_a_malformed_row_and_its_neighbours_apply() 
                 .to_string(),
         ]),
     );
-    let (code, err) = nightly(&env, "2026-03-01");
+    let (code, err) = env.nightly_at("2026-03-01");
     assert_eq!(code, 0, "{err}");
-    let rejects = rejects(&env, "2026-03-01");
+    let rejects = env.rejects_of("2026-03-01");
     assert_eq!(rejects.len(), 2, "{rejects:?}");
     let long_row = rejects.iter().find(|r| r.0 == long).unwrap();
     assert_eq!(long_row.1, "malformed_row");
@@ -533,10 +507,10 @@ fn a_price_so_high_that_no_seat_computes_rejects_the_purchase_not_the_night() {
             purchase("GOOD", "2026-03-01T10:00:00Z", "SEAT4", "1"),
         ]),
     );
-    let (code, err) = nightly(&env, "2026-03-01");
+    let (code, err) = env.nightly_at("2026-03-01");
     assert_eq!(code, 0, "{err}");
     assert_eq!(
-        code_of(&rejects(&env, "2026-03-01"), "DEAR").as_deref(),
+        code_of(&env.rejects_of("2026-03-01"), "DEAR").as_deref(),
         Some("invalid_quantity")
     );
     assert!(subscription_exists(&env, "GOOD-1"));
@@ -632,7 +606,7 @@ fn rows_of_arbitrary_values_end_applied_or_rejected_and_the_night_goes_on() {
             }
             let name = format!("gen-{}.csv", case.get());
             env.drop_file(&name, out.into_inner().unwrap());
-            let (code, err) = nightly(&env, &date.to_string());
+            let (code, err) = env.nightly_at(&date.to_string());
             prop_assert!(code == 0 || code == 65, "exit {code}: {err}");
             prop_assert!(!err.contains("panicked"), "{err}");
             if code == 0 {

@@ -222,6 +222,34 @@ impl TestEnv {
             .n
     }
 
+    /// `subsweep nightly --date D` through the binary: (exit code, standard error).
+    pub fn nightly_at(&self, date: &str) -> (i32, String) {
+        let (code, _, err) = self.run(&["nightly", "--date", date]);
+        (code, err)
+    }
+
+    /// rejects.csv of a day as (order_id, error_code, error_message).
+    pub fn rejects_of(&self, date: &str) -> Vec<(String, String, String)> {
+        let path = self
+            .config
+            .reports_dir(date.parse().unwrap())
+            .join("rejects.csv");
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        let header = reader.headers().unwrap().clone();
+        let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+        reader
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                (
+                    r[at("order_id")].to_string(),
+                    r[at("error_code")].to_string(),
+                    r[at("error_message")].to_string(),
+                )
+            })
+            .collect()
+    }
+
     /// The ledger status of (job, logical date), if the job ever ran for it.
     pub fn ledger_status(&self, job: &str, date: &str) -> Option<String> {
         use diesel::sql_types::Text;
