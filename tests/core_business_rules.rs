@@ -22,7 +22,7 @@ fn a_subscription_keeps_the_price_it_was_bought_with() {
         vec![customer("C1", "2026-01-01")],
     );
     for family in sim.book.families() {
-        repriced.book.insert_family(family.clone(), &[], None, None);
+        repriced.book.insert_family(family.clone(), None);
     }
     repriced.day = sim.day;
     repriced.order(purchase("N", "2026-02-05T10:00:00Z", "C1", "M", Some("1")));

@@ -1,13 +1,14 @@
 //! A day's order events applied to a set of subscription families: the whole of apply-orders'
-//! business logic, as a pure value. The shell loads the families the events touch (and those
-//! the rules must look at), applies the events through a `Book`, and writes back what changed;
-//! tests run whole months through one `Book` holding everything.
+//! business logic, as a pure value. The shell loads what the rules read, in the steps
+//! `domain::needs` describes (needs → fetch → plan → fetch → apply), and writes back what
+//! changed; tests run whole months through one `Book` holding everything.
 //!
 //! An event is applied on the fast path when it comes in order: dated on the day being run,
 //! after everything its family has seen, with the state clock right before that day's orders.
 //! Otherwise its family takes the full path: its history is replayed with the event in place
 //! (`replay::admit`) and the difference from what was posted is posted (`posting::postings`),
-//! so a late event is billed as if it had been applied on its own date.
+//! so a late event is billed as if it had been applied on its own date. Which path each event
+//! takes is decided once, by [`Book::plan`], and [`Book::apply`] follows the plan.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -48,11 +49,64 @@ pub fn out_of_range(
     })
 }
 
+/// The rows apply-orders for `date` takes, split: those the rules will see, and those dated
+/// more than `max_late_days` before `date`, rejected before any rule ([`out_of_range`]).
+pub fn take_in_range(
+    events: Vec<FamilyEvent>,
+    date: NaiveDate,
+    max_late_days: u32,
+) -> (Vec<FamilyEvent>, Vec<(FamilyEvent, Reject)>) {
+    let mut taken = Vec::with_capacity(events.len());
+    let mut too_old = Vec::new();
+    for event in events {
+        match out_of_range(&event.order, date, max_late_days) {
+            Some(reject) => too_old.push((event, reject)),
+            None => taken.push(event),
+        }
+    }
+    (taken, too_old)
+}
+
 /// What a family's full path needs: its accepted events and its posted lines.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct History {
     pub events: Vec<FamilyEvent>,
     pub posted: Vec<PostedLine>,
+}
+
+impl History {
+    /// Records lines just posted, each under the book's next line id: the one step start of
+    /// day, the fast path and the full path share. (The store numbers the lines it keeps; these
+    /// ids only have to be distinct within the book, for offsets to name the line they correct.)
+    fn record<'a>(
+        &mut self,
+        postings: impl IntoIterator<Item = &'a Posting>,
+        next_line_id: &mut i64,
+    ) {
+        for posting in postings {
+            let corrects = match posting {
+                Posting::New(_) => None,
+                Posting::Offset { corrects, .. } => Some(*corrects),
+            };
+            self.posted.push(PostedLine {
+                line_id: *next_line_id,
+                line: posting.line().clone(),
+                corrects,
+            });
+            *next_line_id += 1;
+        }
+    }
+}
+
+/// Which families' histories a book keeps, so that they can take the full path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryMode {
+    /// Only the histories handed in (apply-orders: a family taking the full path comes with its
+    /// history from the store, every other family is its current state and ledger).
+    AsLoaded,
+    /// Every family's, from the moment it enters the book, families bought in it included (a
+    /// book that holds everything, as in tests: any family can take the full path any day).
+    KeepAll,
 }
 
 /// An event the rules accepted, with what the history must remember of it.
@@ -74,6 +128,53 @@ pub struct DayOutcome {
     pub changed: BTreeSet<String>,
 }
 
+/// The subscriptions to write back after a [`DayOutcome`] ([`Book::written`]).
+#[derive(Debug, Default)]
+pub struct Written<'a> {
+    /// Bought by an accepted purchase of the run: new rows.
+    pub new: Vec<&'a Subscription>,
+    /// The other members of the families whose state changed: their state is rewritten.
+    pub existing: Vec<&'a Subscription>,
+}
+
+/// How a batch of events is applied, decided once from the events, who owns which
+/// subscription, the time of each family's last event and the state clock (step 2 of the
+/// protocol, `domain::needs`). Valid for the book that made it, until it is applied.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    date: NaiveDate,
+    /// Families taking the full path, each with all its events of the run, in order.
+    full_path: BTreeMap<String, Vec<FamilyEvent>>,
+    /// Events taking the fast path, in order, with the family each acts on.
+    fast: Vec<(String, FamilyEvent)>,
+    /// Families taking the full path that the book holds without their history.
+    histories: Vec<String>,
+}
+
+impl Plan {
+    /// The families whose accepted events must be fetched before applying (they take the full
+    /// path, the book holds them, and not their history). A family the book does not hold (a
+    /// late purchase starts one) replays from nothing.
+    pub fn histories(&self) -> &[String] {
+        &self.histories
+    }
+
+    /// Every family taking the full path.
+    pub fn late_families(&self) -> impl Iterator<Item = &str> {
+        self.full_path.keys().map(String::as_str)
+    }
+}
+
+/// What the shell fetched for a plan (step 3 of the protocol, `domain::needs`).
+#[derive(Debug, Clone, Default)]
+pub struct Fetched {
+    /// The lines posted so far to the book's families, by family (a family without lines may
+    /// be absent). They become the families' ledgers, and the histories' posted lines.
+    pub posted: HashMap<String, Vec<PostedLine>>,
+    /// The accepted events, in order, of the families of [`Plan::histories`] (absent: none).
+    pub accepted: HashMap<String, Vec<FamilyEvent>>,
+}
+
 /// Subscription families and the context the rules read, for one run.
 #[derive(Debug, Clone)]
 pub struct Book {
@@ -86,13 +187,15 @@ pub struct Book {
     /// Event time of the last event each family applied.
     last_applied: HashMap<String, DateTime<Utc>>,
     histories: HashMap<String, History>,
+    history_mode: HistoryMode,
     /// Where the subscription state stands (the state clock).
     clock: Option<Moment>,
     next_line_id: i64,
 }
 
 impl Book {
-    /// An empty book. `clock` is where the stored state stands (None: nothing ran yet).
+    /// An empty book keeping histories as loaded. `clock` is where the stored state stands
+    /// (None: nothing ran yet).
     pub fn new(
         policy: Policy,
         offers: Vec<Offer>,
@@ -113,52 +216,55 @@ impl Book {
             owner: HashMap::new(),
             last_applied: HashMap::new(),
             histories: HashMap::new(),
+            history_mode: HistoryMode::AsLoaded,
             clock,
             next_line_id: 1,
         }
     }
 
-    /// Adds a loaded family: its state, its posted lines (for the ledger), the time of the last
-    /// event it applied, and — when it will take the full path — its history.
-    pub fn insert_family(
-        &mut self,
-        mut family: Family,
-        posted: &[PostedLine],
-        last_applied: Option<DateTime<Utc>>,
-        history: Option<History>,
-    ) {
-        family.ledger = ledger_from_posted(posted);
+    /// Adds a loaded family: its state and the time of the last event it applied. (Its ledger
+    /// and, when it takes the full path, its history come with [`Book::apply`]'s [`Fetched`].)
+    pub fn insert_family(&mut self, family: Family, last_applied: Option<DateTime<Utc>>) {
         for member in &family.members {
             self.owner.insert(member.id.clone(), family.id.clone());
         }
         if let Some(t) = last_applied {
             self.last_applied.insert(family.id.clone(), t);
         }
-        if let Some(history) = history {
-            self.next_line_id = self.next_line_id.max(
-                history
-                    .posted
-                    .iter()
-                    .map(|p| p.line_id + 1)
-                    .max()
-                    .unwrap_or(1),
-            );
-            self.histories.insert(family.id.clone(), history);
+        if self.history_mode == HistoryMode::KeepAll {
+            self.histories.entry(family.id.clone()).or_default();
         }
         self.families.insert(family.id.clone(), family);
     }
 
-    /// Keeps the history of every family from now on (for a book that holds everything, as in
-    /// tests): families created by purchases get one too.
+    /// Keeps the history of every family from now on ([`HistoryMode::KeepAll`]: for a book that
+    /// holds everything, as in tests): those it holds, those inserted or bought later.
     pub fn keep_histories(&mut self) {
+        self.history_mode = HistoryMode::KeepAll;
         for id in self.families.keys() {
             self.histories.entry(id.clone()).or_default();
         }
-        self.histories.entry(String::new()).or_default();
     }
 
-    fn keeps_histories(&self) -> bool {
-        self.histories.contains_key("")
+    pub fn history_mode(&self) -> HistoryMode {
+        self.history_mode
+    }
+
+    /// Whether `family_id`'s history is kept when it changes.
+    fn keeps_history(&self, family_id: &str) -> bool {
+        self.history_mode == HistoryMode::KeepAll || self.histories.contains_key(family_id)
+    }
+
+    fn insert_history(&mut self, family_id: &str, history: History) {
+        self.next_line_id = self.next_line_id.max(
+            history
+                .posted
+                .iter()
+                .map(|p| p.line_id + 1)
+                .max()
+                .unwrap_or(1),
+        );
+        self.histories.insert(family_id.to_string(), history);
     }
 
     pub fn families(&self) -> impl Iterator<Item = &Family> {
@@ -235,71 +341,37 @@ impl Book {
     pub fn start_of_day(&mut self, date: NaiveDate, step: Step) -> Vec<ChargeLine> {
         let mut made = Vec::new();
         for (id, family) in self.families.iter_mut() {
-            let lines = family.start_of_day(date, step);
+            let postings: Vec<Posting> = family
+                .start_of_day(date, step)
+                .into_iter()
+                .map(Posting::New)
+                .collect();
             if let Some(history) = self.histories.get_mut(id) {
-                for line in &lines {
-                    history.posted.push(PostedLine {
-                        line_id: self.next_line_id,
-                        line: line.clone(),
-                        corrects: None,
-                    });
-                    self.next_line_id += 1;
-                }
+                history.record(&postings, &mut self.next_line_id);
             }
-            made.extend(lines);
+            made.extend(postings.into_iter().map(|p| match p {
+                Posting::New(line) | Posting::Offset { line, .. } => line,
+            }));
         }
         self.clock = Some(Moment::new(date, step));
         made
     }
 
-    /// Applies the order events to run on `date` (any order: they are sorted), posting on
-    /// `date`. Families with an event out of order must have been inserted with their history.
+    /// Plans and applies the order events to run on `date` (any order: they are sorted),
+    /// posting on `date`, for a book that holds everything it needs (as in tests): [`Book::plan`]
+    /// then [`Book::apply`] with nothing fetched.
     pub fn apply_events(&mut self, date: NaiveDate, events: Vec<FamilyEvent>) -> DayOutcome {
-        let mut outcome = DayOutcome::default();
-        let mut events = events;
+        let plan = self.plan(date, events);
+        self.apply(plan, Fetched::default())
+    }
+
+    /// Decides, once, how the order events to run on `date` (any order: they are sorted) are
+    /// applied: routed in order, so a row acting on a subscription bought earlier in the same
+    /// run finds the family that purchase starts, each event on the fast path or its family on
+    /// the full path. A family with any event out of order takes the full path for all of its
+    /// events of the run.
+    pub fn plan(&self, date: NaiveDate, mut events: Vec<FamilyEvent>) -> Plan {
         events.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        let through = match self.clock {
-            Some(c) if c > Moment::new(date, Step::Orders) => c,
-            _ => Moment::new(date, Step::Orders),
-        };
-
-        let (full_path, fast) = self.plan(date, events);
-        for (family_id, new_events) in full_path {
-            self.apply_full_path(&family_id, new_events, date, through, &mut outcome);
-        }
-        for (family_id, event) in fast {
-            self.apply_in_order(&family_id, event, &mut outcome);
-        }
-        if self
-            .clock
-            .is_none_or(|c| c < Moment::new(date, Step::Orders))
-        {
-            self.clock = Some(Moment::new(date, Step::Orders));
-        }
-        outcome
-    }
-
-    /// The families that must take the full path to apply `events` on `date` (they need their
-    /// history loaded).
-    pub fn late_families(&self, date: NaiveDate, events: &[FamilyEvent]) -> BTreeSet<String> {
-        let mut sorted = events.to_vec();
-        sorted.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        self.plan(date, sorted).0.into_keys().collect()
-    }
-
-    /// Splits sorted events into families taking the full path (with their events) and events
-    /// taking the fast path, routed in order so a row acting on a subscription bought earlier in
-    /// the same run finds the family that purchase starts. A family with any event out of order
-    /// takes the full path for all of its events of the run.
-    #[allow(clippy::type_complexity)]
-    fn plan(
-        &self,
-        date: NaiveDate,
-        events: Vec<FamilyEvent>,
-    ) -> (
-        BTreeMap<String, Vec<FamilyEvent>>,
-        Vec<(String, FamilyEvent)>,
-    ) {
         let mut full_path: BTreeMap<String, Vec<FamilyEvent>> = BTreeMap::new();
         let mut fast: Vec<(String, FamilyEvent)> = Vec::new();
         let mut bought_in_run: HashMap<String, String> = HashMap::new();
@@ -320,7 +392,82 @@ impl Book {
         for (family, event) in late_fast {
             full_path.entry(family).or_default().push(event);
         }
-        (full_path, fast)
+        let histories = full_path
+            .keys()
+            .filter(|id| self.families.contains_key(*id) && !self.histories.contains_key(*id))
+            .cloned()
+            .collect();
+        Plan {
+            date,
+            full_path,
+            fast,
+            histories,
+        }
+    }
+
+    /// Applies a plan this book made, posting on the plan's date, with what the shell fetched
+    /// for it: families taking the full path first, then the events in order.
+    pub fn apply(&mut self, plan: Plan, fetched: Fetched) -> DayOutcome {
+        self.learn(&plan, fetched);
+        let Plan {
+            date,
+            full_path,
+            fast,
+            histories: _,
+        } = plan;
+        let mut outcome = DayOutcome::default();
+        let through = match self.clock {
+            Some(c) if c > Moment::new(date, Step::Orders) => c,
+            _ => Moment::new(date, Step::Orders),
+        };
+        for (family_id, new_events) in full_path {
+            self.apply_full_path(&family_id, new_events, date, through, &mut outcome);
+        }
+        for (family_id, event) in fast {
+            self.apply_in_order(&family_id, event, &mut outcome);
+        }
+        if self
+            .clock
+            .is_none_or(|c| c < Moment::new(date, Step::Orders))
+        {
+            self.clock = Some(Moment::new(date, Step::Orders));
+        }
+        outcome
+    }
+
+    /// Takes in what was fetched for `plan`: posted lines become the families' ledgers, and with
+    /// the accepted events the histories the plan asked for.
+    fn learn(&mut self, plan: &Plan, mut fetched: Fetched) {
+        for id in &plan.histories {
+            let history = History {
+                events: fetched.accepted.remove(id).unwrap_or_default(),
+                posted: fetched.posted.get(id).cloned().unwrap_or_default(),
+            };
+            self.insert_history(id, history);
+        }
+        for (id, posted) in fetched.posted {
+            if let Some(family) = self.families.get_mut(&id) {
+                family.ledger = ledger_from_posted(&posted);
+            }
+        }
+    }
+
+    /// The subscriptions to write back after `outcome`: those its accepted purchases bought,
+    /// and the other members of the families whose state changed.
+    pub fn written(&self, outcome: &DayOutcome) -> Written<'_> {
+        let bought: BTreeSet<&str> = outcome
+            .accepted
+            .iter()
+            .filter(|a| a.event.order.action == Action::Purchase)
+            .map(|a| a.subscription_id.as_str())
+            .collect();
+        let (new, existing) = outcome
+            .changed
+            .iter()
+            .filter_map(|id| self.family(id))
+            .flat_map(|f| f.members.iter())
+            .partition(|s| bought.contains(s.id.as_str()));
+        Written { new, existing }
     }
 
     /// The fast path: the event meets the family's current state.
@@ -352,25 +499,18 @@ impl Book {
         }
         match result {
             Ok(applied) => {
-                let lines = applied.lines;
+                let postings: Vec<Posting> = applied.lines.into_iter().map(Posting::New).collect();
                 if event.order.action == Action::Purchase {
                     self.owner.insert(event.target(), family_id.to_string());
                 }
                 self.last_applied
                     .insert(family_id.to_string(), event.order.event_time);
-                if self.keeps_histories() || self.histories.contains_key(family_id) {
+                if self.keeps_history(family_id) {
                     let history = self.histories.entry(family_id.to_string()).or_default();
                     history.events.push(event.clone());
-                    for line in &lines {
-                        history.posted.push(PostedLine {
-                            line_id: self.next_line_id,
-                            line: line.clone(),
-                            corrects: None,
-                        });
-                        self.next_line_id += 1;
-                    }
+                    history.record(&postings, &mut self.next_line_id);
                 }
-                outcome.postings.extend(lines.into_iter().map(Posting::New));
+                outcome.postings.extend(postings);
                 outcome.accepted.push(Accepted {
                     subscription_id: event.target(),
                     family_id: family_id.to_string(),
@@ -392,7 +532,9 @@ impl Book {
         through: Moment,
         outcome: &mut DayOutcome,
     ) {
-        let history = self.histories.get(family_id).cloned().unwrap_or_default();
+        let had_history = self.histories.contains_key(family_id);
+        let kept = self.keeps_history(family_id);
+        let mut history = self.histories.remove(family_id).unwrap_or_default();
         let current = self.families.get(family_id).cloned();
         let seeds: Vec<Subscription> = current
             .as_ref()
@@ -422,6 +564,9 @@ impl Book {
             Err(uncomputable) => {
                 // The difference from what was posted does not compute: none of the family's
                 // new rows can be applied, and the family stays as it was.
+                if had_history {
+                    self.histories.insert(family_id.to_string(), history);
+                }
                 let reject = Reject::from(uncomputable);
                 outcome
                     .rejected
@@ -430,25 +575,12 @@ impl Book {
             }
         };
         let mut family = admission.family;
-        let mut posted = history.posted.clone();
-        for posting in &made {
-            let (line, corrects) = match posting {
-                Posting::New(line) => (line.clone(), None),
-                Posting::Offset { corrects, line } => (line.clone(), Some(*corrects)),
-            };
-            posted.push(PostedLine {
-                line_id: self.next_line_id,
-                line,
-                corrects,
-            });
-            self.next_line_id += 1;
-        }
-        family.ledger = ledger_from_posted(&posted);
+        history.record(&made, &mut self.next_line_id);
+        family.ledger = ledger_from_posted(&history.posted);
         for member in &family.members {
             self.owner.insert(member.id.clone(), family_id.to_string());
         }
 
-        let mut events = history.events;
         for (mut event, verdict) in new_events.into_iter().zip(admission.verdicts) {
             match verdict {
                 Ok(retention) => {
@@ -456,7 +588,7 @@ impl Book {
                     let t = event.order.event_time;
                     let last = self.last_applied.entry(family_id.to_string()).or_insert(t);
                     *last = (*last).max(t);
-                    events.push(event.clone());
+                    history.events.push(event.clone());
                     outcome.accepted.push(Accepted {
                         subscription_id: event.target(),
                         family_id: family_id.to_string(),
@@ -470,9 +602,8 @@ impl Book {
             self.families.insert(family_id.to_string(), family);
             outcome.changed.insert(family_id.to_string());
         }
-        if self.keeps_histories() || self.histories.contains_key(family_id) {
-            self.histories
-                .insert(family_id.to_string(), History { events, posted });
+        if kept {
+            self.histories.insert(family_id.to_string(), history);
         }
         outcome.postings.extend(made);
     }

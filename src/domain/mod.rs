@@ -15,6 +15,7 @@ pub mod invoicing;
 pub mod lifecycle;
 pub mod lines;
 pub mod money;
+pub mod needs;
 pub mod order;
 pub mod policy;
 pub mod posting;

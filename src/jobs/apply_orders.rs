@@ -1,17 +1,16 @@
 //! The `apply-orders` job: the day's order events (and late ones) applied to the subscription
 //! families they touch, in (event time, order_id, line) order. The rules live in
-//! `domain::book`; this file loads what they read, in batches, and writes back what they made.
-
-use std::collections::{BTreeSet, HashMap};
+//! `domain::book`, and what they read is said by `domain::needs`: this file fetches that, in
+//! batches, hands it to the core and writes back what it made.
 
 use chrono::NaiveDate;
 
 use super::{JobContext, JobName, JobOutcome, Stopwatch};
-use crate::domain::book::{self, Book};
+use crate::domain::book::{self, Book, Fetched, Written};
 use crate::domain::clock::{Moment, Step};
 use crate::domain::event::FamilyEvent;
-use crate::domain::subscription::Subscription;
-use crate::domain::vocabulary::Action;
+use crate::domain::needs::Needs;
+use crate::domain::reject::Reject;
 use crate::error::{Error, Result};
 use crate::store::events::{self, NewApplied, OrdersMark, RuleReject};
 use crate::store::{self, catalog, charges, clock, families};
@@ -50,44 +49,41 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         if rows.is_empty() {
             break;
         }
-        let max_late_days = ctx.config.intake.max_late_days;
-        let (too_old, events): (Vec<FamilyEvent>, Vec<FamilyEvent>) = rows
-            .into_iter()
-            .map(events::family_event)
-            .partition(|e| book::out_of_range(&e.order, date, max_late_days).is_some());
-        let too_old: Vec<RuleReject> = too_old
-            .iter()
-            .filter_map(|event| {
-                let reject = book::out_of_range(&event.order, date, max_late_days)?;
-                Some(RuleReject {
-                    event,
-                    code: reject.code.as_str().to_string(),
-                    message: reject.message,
-                })
-            })
-            .collect();
+        let (events, too_old) = book::take_in_range(
+            rows.into_iter().map(events::family_event).collect(),
+            date,
+            ctx.config.intake.max_late_days,
+        );
         outcome.add(
             "events_rejected",
-            events::record_rejected(ctx.conn, date, &too_old)? as i64,
+            events::record_rejected(ctx.conn, date, &rule_rejects(&too_old))? as i64,
         );
-        let mut book = load_book(ctx, date, &events, &offers, &policy, state)?;
+        // The protocol of `domain::needs`: what the rules read, fetched; the plan, made once;
+        // the posted lines and histories it needs, fetched; the plan applied.
+        let needs = Needs::of(&events, &offers);
+        let mut book = Book::new(
+            policy.clone(),
+            offers.clone(),
+            catalog::load_customers(ctx.conn, &needs.customers)?,
+            state,
+        );
+        let family_ids = families::needed(ctx.conn, &needs)?;
+        let mut last = families::last_applied(ctx.conn, &family_ids)?;
+        for family in families::load(ctx.conn, &family_ids)? {
+            let last = last.remove(&family.id);
+            book.insert_family(family, last);
+        }
+        let plan = book.plan(date, events);
+        let fetched = Fetched {
+            posted: charges::posted_for_families(ctx.conn, &family_ids)?,
+            accepted: families::accepted_events(ctx.conn, plan.histories())?,
+        };
         watch.lap("load");
-        let result = book.apply_events(date, events);
+        let result = book.apply(plan, fetched);
         watch.lap("rules");
 
         // Write back: new subscriptions, changed states, lines, the accepted and the rejected.
-        let created: BTreeSet<String> = result
-            .accepted
-            .iter()
-            .filter(|a| a.event.order.action == Action::Purchase)
-            .map(|a| a.subscription_id.clone())
-            .collect();
-        let (new, existing): (Vec<&Subscription>, Vec<&Subscription>) = result
-            .changed
-            .iter()
-            .filter_map(|id| book.family(id))
-            .flat_map(|f| f.members.iter())
-            .partition(|s| created.contains(&s.id));
+        let Written { new, existing } = book.written(&result);
         families::insert_new(ctx.conn, &new)?;
         watch.lap("write_new_subscriptions");
         families::update_state(ctx.conn, &existing)?;
@@ -116,18 +112,9 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
             events::record_applied(ctx.conn, &applied)? as i64,
         );
         watch.lap("write_applied");
-        let rejects: Vec<RuleReject> = result
-            .rejected
-            .iter()
-            .map(|(event, reject)| RuleReject {
-                event,
-                code: reject.code.as_str().to_string(),
-                message: reject.message.clone(),
-            })
-            .collect();
         outcome.add(
             "events_rejected",
-            events::record_rejected(ctx.conn, date, &rejects)? as i64,
+            events::record_rejected(ctx.conn, date, &rule_rejects(&result.rejected))? as i64,
         );
         outcome.add("subscriptions_created", new.len() as i64);
         watch.lap("write_rejects");
@@ -159,101 +146,14 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     Ok(outcome)
 }
 
-/// Loads everything the rules read for a batch of events: the families they act on, the
-/// families the purchase and suspension rules look across (a customer's holdings and paid
-/// starts), the customers, and — for families taking the full path — their history.
-fn load_book(
-    ctx: &mut JobContext<'_>,
-    date: NaiveDate,
-    events: &[FamilyEvent],
-    offers: &[crate::domain::catalog::Offer],
-    policy: &crate::domain::policy::Policy,
-    state: Option<Moment>,
-) -> Result<Book> {
-    let conn = &mut *ctx.conn;
-    let named: Vec<String> = events
+/// The rows the rules rejected, as the store records them.
+fn rule_rejects(rejected: &[(FamilyEvent, Reject)]) -> Vec<RuleReject<'_>> {
+    rejected
         .iter()
-        .flat_map(|e| {
-            [
-                e.order.subscription_id.clone(),
-                e.order.base_subscription_id.clone(),
-            ]
+        .map(|(event, reject)| RuleReject {
+            event,
+            code: reject.code.as_str().to_string(),
+            message: reject.message.clone(),
         })
-        .flatten()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut family_ids: BTreeSet<String> =
-        families::family_of(conn, &named)?.into_values().collect();
-
-    let one_per_customer: BTreeSet<&str> = offers
-        .iter()
-        .filter(|o| o.one_per_customer)
-        .map(|o| o.offer_id.as_str())
-        .collect();
-    let holdings: Vec<(String, String)> = events
-        .iter()
-        .filter(|e| e.order.action == Action::Purchase)
-        .filter_map(|e| {
-            let offer = e.order.offer_id.as_deref()?;
-            one_per_customer
-                .contains(offer)
-                .then(|| (e.order.customer_id.clone(), offer.to_string()))
-        })
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if !holdings.is_empty() {
-        family_ids.extend(families::of_customer_offers(conn, &holdings)?);
-    }
-    let suspending: Vec<String> = events
-        .iter()
-        .filter(|e| e.order.action == Action::Suspend)
-        .map(|e| e.order.customer_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if !suspending.is_empty() {
-        family_ids.extend(families::of_customers(conn, &suspending)?);
-    }
-    let family_ids: Vec<String> = family_ids.into_iter().collect();
-    let loaded = families::load(conn, &family_ids)?;
-
-    let mut customer_ids: BTreeSet<String> =
-        events.iter().map(|e| e.order.customer_id.clone()).collect();
-    customer_ids.extend(
-        loaded
-            .iter()
-            .flat_map(|f| f.members.iter().map(|m| m.customer_id.clone())),
-    );
-    let customer_ids: Vec<String> = customer_ids.into_iter().collect();
-    let customers = catalog::load_customers(conn, &customer_ids)?;
-
-    let mut posted = charges::posted_for_families(conn, &family_ids)?;
-    let last = families::last_applied(conn, &family_ids)?;
-    let mut book = Book::new(policy.clone(), offers.to_vec(), customers, state);
-    for family in loaded {
-        let lines = posted.remove(&family.id).unwrap_or_default();
-        let last = last.get(&family.id).copied();
-        book.insert_family(family, &lines, last, None);
-    }
-
-    // Families with an event out of order take the full path: give them their history.
-    let late: Vec<String> = book.late_families(date, events).into_iter().collect();
-    if !late.is_empty() {
-        let mut histories = families::histories(conn, &late)?;
-        let reloaded = families::load(conn, &late)?;
-        let reloaded: HashMap<String, _> =
-            reloaded.into_iter().map(|f| (f.id.clone(), f)).collect();
-        for id in &late {
-            let history = histories.remove(id).unwrap_or_default();
-            let posted = history.posted.clone();
-            let last = last.get(id).copied();
-            // A family not in the database yet (a late purchase) starts from nothing.
-            if let Some(family) = reloaded.get(id) {
-                book.insert_family(family.clone(), &posted, last, Some(history));
-            }
-        }
-    }
-    Ok(book)
+        .collect()
 }

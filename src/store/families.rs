@@ -1,7 +1,7 @@
 //! Subscription families: loading them (state, history, last event) for the rules, and
 //! writing back the state the rules computed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, Utc};
 use diesel::dsl::max;
@@ -12,11 +12,11 @@ use super::cursor::Cursor;
 use super::events::{self, StagedRow};
 use super::schema::{applied_events, staged_events, subscriptions};
 use super::subscriptions::SubscriptionRow;
-use crate::domain::book::History;
 use crate::domain::calendar::month_end;
 use crate::domain::clock::{Moment, Step};
 use crate::domain::event::FamilyEvent;
 use crate::domain::lifecycle::Family;
+use crate::domain::needs::Needs;
 use crate::domain::subscription::Subscription;
 
 /// Builds families from subscription rows (any order): base first, add-ons by purchase.
@@ -104,6 +104,22 @@ pub fn load(conn: &mut PgConnection, family_ids: &[String]) -> QueryResult<Vec<F
     Ok(assemble(rows))
 }
 
+/// The families the rules read for a batch, as the core's [`Needs`] names them: those of the
+/// subscriptions named, those holding the (customer, offer) pairs, every family of the
+/// customers listed. Sorted, without repeats.
+pub fn needed(conn: &mut PgConnection, needs: &Needs) -> QueryResult<Vec<String>> {
+    let mut ids: BTreeSet<String> = family_of(conn, &needs.subscriptions)?
+        .into_values()
+        .collect();
+    if !needs.holdings.is_empty() {
+        ids.extend(of_customer_offers(conn, &needs.holdings)?);
+    }
+    if !needs.customers_families.is_empty() {
+        ids.extend(of_customers(conn, &needs.customers_families)?);
+    }
+    Ok(ids.into_iter().collect())
+}
+
 /// The family of each of these subscriptions (unknown ids are absent).
 pub fn family_of(
     conn: &mut PgConnection,
@@ -172,6 +188,9 @@ pub fn accepted_events(
     conn: &mut PgConnection,
     family_ids: &[String],
 ) -> QueryResult<HashMap<String, Vec<FamilyEvent>>> {
+    if family_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let rows: Vec<(String, Option<i32>, StagedRow)> = applied_events::table
         .inner_join(staged_events::table)
         .filter(applied_events::family_id.eq_any(family_ids))
@@ -194,25 +213,6 @@ pub fn accepted_events(
         out.entry(family).or_default().push(event);
     }
     Ok(out)
-}
-
-/// Histories (accepted events and posted lines) of these families.
-pub fn histories(
-    conn: &mut PgConnection,
-    family_ids: &[String],
-) -> QueryResult<HashMap<String, History>> {
-    let mut events = accepted_events(conn, family_ids)?;
-    let mut posted = super::charges::posted_for_families(conn, family_ids)?;
-    Ok(family_ids
-        .iter()
-        .map(|id| {
-            let history = History {
-                events: events.remove(id).unwrap_or_default(),
-                posted: posted.remove(id).unwrap_or_default(),
-            };
-            (id.clone(), history)
-        })
-        .collect())
 }
 
 /// Inserts subscriptions bought in this run, with COPY.
