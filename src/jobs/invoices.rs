@@ -6,6 +6,7 @@
 use chrono::NaiveDate;
 
 use super::{JobContext, JobName, JobOutcome, Stopwatch};
+use crate::domain::calendar::DateRange;
 use crate::domain::clock::{Moment, Step};
 use crate::domain::invoicing;
 use crate::error::{Error, Result};
@@ -43,7 +44,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     if invoices::run_exists(ctx.conn, period.start)? {
         outcome.add("periods_reemitted", 1);
     } else {
-        let list = number_invoices(ctx, period.start, period.end)?;
+        let list = number_invoices(ctx, period)?;
         let run = NewRun {
             period_start: period.start,
             period_end: period.end,
@@ -101,59 +102,34 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     Ok(outcome)
 }
 
-/// One invoice per customer with lines in the period, numbered from 000001 in bytewise
-/// customer_id order (decided by the core, whatever order SQL returns), with the count and
-/// total SQL computes from the lines themselves.
-fn number_invoices(
-    ctx: &mut JobContext<'_>,
-    start: NaiveDate,
-    end: NaiveDate,
-) -> Result<Vec<Invoice>> {
-    let totals = invoices::customer_totals(ctx.conn, start)?;
-    if totals.len() > 999_999 {
-        return Err(Error::Other(format!(
-            "the period {start} .. {end} has {} customers with lines: invoice numbers have six \
-             digits",
-            totals.len()
-        )));
-    }
-    invoicing::number_in_customer_order(start, totals, |t| &t.customer_id)
+/// The period's invoices, numbered by the core from what the store adds up per customer
+/// (`invoicing::number_invoices`, which also decides when the period is refused).
+fn number_invoices(ctx: &mut JobContext<'_>, period: DateRange) -> Result<Vec<Invoice>> {
+    let customers = invoices::customer_totals(ctx.conn, period.start)?
         .into_iter()
-        .map(|(invoice_number, t)| {
-            let customer = t.customer_id.clone();
-            let refuse = |why: String| {
-                Error::Other(format!(
-                    "invoice of {start} .. {end} refused: customer {customer}: {why}"
-                ))
-            };
-            if t.orphan_lines > 0 {
-                return Err(refuse(format!(
-                    "{} lines belong to no known subscription",
-                    t.orphan_lines
-                )));
-            }
-            let currency = match (&t.min_currency, &t.max_currency) {
-                (Some(a), Some(b)) if a == b => a.clone(),
-                _ => {
-                    return Err(refuse(format!(
-                        "lines in several currencies ({} .. {})",
-                        t.min_currency.as_deref().unwrap_or(""),
-                        t.max_currency.as_deref().unwrap_or("")
-                    )));
-                }
-            };
-            Ok(Invoice {
-                invoice_number,
-                customer_id: t.customer_id,
-                period_start: start,
-                period_end: end,
-                line_count: i32::try_from(t.line_count)
-                    .map_err(|_| refuse("too many lines for one invoice".into()))?,
-                total: t.total,
-                currency,
-            })
+        .map(|t| invoicing::CustomerLines {
+            customer_id: t.customer_id,
+            line_count: t.line_count,
+            total: t.total,
+            min_currency: t.min_currency,
+            max_currency: t.max_currency,
+            orphan_lines: t.orphan_lines,
         })
-        .collect()
+        .collect();
+    let numbered = invoicing::number_invoices(period, customers)
+        .map_err(|refusal| Error::Other(refusal.to_string()))?;
+    Ok(numbered
+        .into_iter()
+        .map(|i| Invoice {
+            invoice_number: i.invoice_number,
+            customer_id: i.customer_id,
+            period_start: i.period.start,
+            period_end: i.period.end,
+            line_count: i.line_count,
+            total: i.total,
+            currency: i.currency,
+        })
+        .collect())
 }
 
 fn count_i32(n: usize) -> i32 {
