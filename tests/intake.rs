@@ -13,8 +13,8 @@ use common::{PARTNER, TestEnv};
 use diesel::prelude::*;
 use subsweep::domain::order::plain_values;
 use subsweep::jobs::{JobContext, JobOutcome, ingest_orders};
-use subsweep::store::staged::StagedRow;
 use subsweep::store::schema::{inbox_files, rejected_rows, staged_events};
+use subsweep::store::staged::StagedRow;
 
 const HEADER: &str = "order_id,line,event_time,action,customer_id,requested_by,partner_id,\
                       offer_id,quantity,subscription_id,base_subscription_id,auto_renew,reason";

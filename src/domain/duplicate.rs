@@ -132,15 +132,20 @@ mod tests {
     fn every_column_but_the_key_is_compared() {
         use crate::domain::vocabulary::{Action, Reason};
         let base = purchase(&[]);
-        let changes: [(&str, fn(&mut OrderEvent)); 11] = [
-            ("event_time", |e| e.event_time += chrono::Duration::seconds(1)),
+        type Change = fn(&mut OrderEvent);
+        let changes: [(&str, Change); 11] = [
+            ("event_time", |e| {
+                e.event_time += chrono::Duration::seconds(1)
+            }),
             ("action", |e| e.action = Action::Usage),
             ("customer_id", |e| e.customer_id = "C-2".into()),
             ("requested_by", |e| e.requested_by = "sales_agent".into()),
             ("partner_id", |e| e.partner_id = "P-2".into()),
             ("offer_id", |e| e.offer_id = None),
             ("quantity", |e| e.quantity = None),
-            ("subscription_id", |e| e.subscription_id = Some("S-1".into())),
+            ("subscription_id", |e| {
+                e.subscription_id = Some("S-1".into())
+            }),
             ("base_subscription_id", |e| {
                 e.base_subscription_id = Some("B-1".into())
             }),

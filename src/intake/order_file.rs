@@ -198,11 +198,16 @@ impl OrderFile {
             }
             batch_bytes += record.as_slice().len();
             if let Some(field) = nul_field(record.iter()) {
-                self.problem(orders::field_problem(Some(map), path, line, field, NUL_BYTE));
+                self.problem(orders::field_problem(
+                    Some(map),
+                    path,
+                    line,
+                    field,
+                    NUL_BYTE,
+                ));
                 continue;
             }
-            let text = match csv::StringRecord::from_byte_record(std::mem::take(&mut self.record))
-            {
+            let text = match csv::StringRecord::from_byte_record(std::mem::take(&mut self.record)) {
                 Ok(text) => text,
                 Err(e) => {
                     self.problem(orders::not_utf8(Some(map), path, line, &e));
@@ -313,7 +318,11 @@ offer_id,quantity";
 
     #[test]
     fn rows_come_in_one_batch_of_parsed_and_malformed_rows_in_file_order() {
-        let text = format!("{HEADER}\n{}\nO-2,x,,,,,P-1,,\n{}", purchase(1), purchase(3));
+        let text = format!(
+            "{HEADER}\n{}\nO-2,x,,,,,P-1,,\n{}",
+            purchase(1),
+            purchase(3)
+        );
         let pieces = read(text.as_bytes());
         let [Piece::Rows(batch)] = pieces.as_slice() else {
             panic!("one batch: {pieces:?}")
@@ -355,8 +364,11 @@ offer_id,quantity";
     #[test]
     fn a_nul_byte_or_bytes_that_are_not_utf8_fail_the_file_naming_line_and_column() {
         let mut bytes = format!("{HEADER}\n{}", purchase(1)).into_bytes();
-        bytes.extend_from_slice(b"O-2,1,2026-03-01T10:00:00Z,purchase,C\x00,admin_agent,P-1,OFF,1\n");
-        bytes.extend_from_slice(b"O-3,1,2026-03-01T10:00:00Z,purchase,C-1,admin_agent,P-1,\xff,1\n");
+        bytes.extend_from_slice(
+            b"O-2,1,2026-03-01T10:00:00Z,purchase,C\x00,admin_agent,P-1,OFF,1\n",
+        );
+        bytes
+            .extend_from_slice(b"O-3,1,2026-03-01T10:00:00Z,purchase,C-1,admin_agent,P-1,\xff,1\n");
         let pieces = read(&bytes);
         assert_eq!(pieces.len(), 1, "rows of a failing file are not handed out");
         let lines = failed(&pieces);

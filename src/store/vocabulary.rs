@@ -33,7 +33,11 @@ macro_rules! text_column {
             fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
                 let text = std::str::from_utf8(value.as_bytes())?;
                 text.parse().map_err(|e| {
-                    format!("a stored {} is not in the vocabulary: {e}", stringify!($name)).into()
+                    format!(
+                        "a stored {} is not in the vocabulary: {e}",
+                        stringify!($name)
+                    )
+                    .into()
                 })
             }
         }
