@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use common::fixtures::{
-    CustomerFixture, LineFixture, OfferFixture, OrderRow, SubscriptionFixture, order_file,
+    self, CustomerFixture, LineFixture, OfferFixture, OrderRow, SubscriptionFixture, order_file,
 };
 use common::{PARTNER, TestEnv};
 use diesel::prelude::*;
@@ -785,28 +785,7 @@ fn a_million_lines_are_emitted_close_to_the_speed_of_psql_copy() {
     use std::time::Instant;
     let mut b = Books::new();
     b.offer("OF", "Office", "Microsoft");
-    for sql in [
-        "INSERT INTO customers SELECT 'C' || lpad(c::text, 5, '0'), 'Customer ' || c, 'US', \
-         'commercial', 'USD', '2025-01-01' FROM generate_series(1, 5000) c",
-        "INSERT INTO subscriptions (subscription_id, family_id, customer_id, offer_id, order_id, \
-         order_line, purchased_at, billing_type, billing_months, term_months, unit_price, \
-         currency, trial_days, status, in_trial, quantity, auto_renew, cancel_at_term_end, \
-         cancel_with_base, paid_start, anchor_date, suspended_with_base) \
-         SELECT 'S' || s, 'S' || s, 'C' || lpad((s % 5000 + 1)::text, 5, '0'), 'OF', 'O' || s, 1, \
-         '2026-01-01T00:00:00Z', 'license', 1, 12, 10, 'USD', 0, 'active', false, 1, true, false, \
-         false, '2026-01-01', '2026-01-01', false FROM generate_series(1, 200000) s",
-        "INSERT INTO charge_lines (subscription_id, customer_id, charge_type, start_date, end_date, \
-         billable_days, period_days, unit_price, quantity, amount, posted_on, cause, \
-         invoice_period_start) \
-         SELECT 'S' || (g % 200000 + 1), 'C' || lpad(((g % 200000 + 1) % 5000 + 1)::text, 5, '0'), \
-         'Cycle fee', DATE '2026-03-01' + (g % 20), DATE '2026-03-31', 31 - (g % 20), 31, 10, \
-         1 + g % 3, round((10 * (1 + g % 3) * (31 - (g % 20)) / 31.0)::numeric, 2) * \
-         (CASE WHEN g % 7 = 0 THEN -1 ELSE 1 END), DATE '2026-03-01' + (g % 30), 'gen:' || g, \
-         DATE '2026-03-01' FROM generate_series(1, 1000000) g",
-        "ANALYZE",
-    ] {
-        diesel::sql_query(sql).execute(&mut b.conn).unwrap();
-    }
+    fixtures::bulk_march_lines(&mut b.conn);
     let started = Instant::now();
     let outcome = b.invoices("2026-03-31").unwrap();
     let first = started.elapsed();
