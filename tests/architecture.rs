@@ -1,5 +1,6 @@
 //! The shape of the source tree, checked on its text (no database): only `src/store/` speaks
-//! SQL, and no layer imports one above it. ARCHITECTURE.md ("Invariants") states the rules this
+//! SQL, no layer imports one above it, the store modules import each other in no cycle, and
+//! one struct holds a staged event's columns. ARCHITECTURE.md ("Invariants") states the rules this
 //! file enforces; a failure names the file, the line and what was found.
 //!
 //! What counts as speaking SQL, outside `src/store/`:
@@ -472,9 +473,9 @@ fn no_layer_imports_one_above_it() {
     );
 }
 
-/// `store/<a>.rs` and `store/<b>.rs` naming each other is a cycle inside the store.
-#[test]
-fn no_two_store_modules_import_each_other() {
+/// Which store modules each `src/store/<name>.rs` names (through `super::` or
+/// `crate::store::`), by file stem.
+fn store_imports() -> Vec<(String, Vec<String>)> {
     let mut all = Vec::new();
     files(&src().join("store"), &mut all);
     let mut uses: Vec<(String, Vec<String>)> = Vec::new();
@@ -503,8 +504,16 @@ fn no_two_store_modules_import_each_other() {
                 }
             }
         }
+        named.retain(|n| *n != name);
         uses.push((name, named));
     }
+    uses
+}
+
+/// `store/<a>.rs` and `store/<b>.rs` naming each other is a cycle inside the store.
+#[test]
+fn no_two_store_modules_import_each_other() {
+    let uses = store_imports();
     let mut cycles = Vec::new();
     for (a, a_uses) in &uses {
         for (b, b_uses) in &uses {
@@ -519,6 +528,119 @@ fn no_two_store_modules_import_each_other() {
          it):\n  {}",
         cycles.join("\n  ")
     );
+}
+
+/// The first cycle in a graph of named nodes (`edges[i]`: the nodes `nodes[i]` names), as
+/// the path that closes it.
+fn a_cycle(nodes: &[String], edges: &[Vec<String>]) -> Option<Vec<String>> {
+    fn visit(
+        at: usize,
+        nodes: &[String],
+        edges: &[Vec<String>],
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<String>> {
+        state[at] = 1;
+        path.push(at);
+        for next in &edges[at] {
+            let Some(n) = nodes.iter().position(|m| m == next) else {
+                continue;
+            };
+            if state[n] == 1 {
+                let from = path.iter().position(|&p| p == n).expect("on the path");
+                let mut cycle: Vec<String> =
+                    path[from..].iter().map(|&p| nodes[p].clone()).collect();
+                cycle.push(nodes[n].clone());
+                return Some(cycle);
+            }
+            if state[n] == 0
+                && let Some(cycle) = visit(n, nodes, edges, state, path)
+            {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        state[at] = 2;
+        None
+    }
+    let mut state = vec![0u8; nodes.len()];
+    (0..nodes.len()).find_map(|i| {
+        (state[i] == 0)
+            .then(|| visit(i, nodes, edges, &mut state, &mut Vec::new()))
+            .flatten()
+    })
+}
+
+/// No chain of store modules leads back to where it started (`staging` → `events` →
+/// `staging` was one; a longer ring is the same knot).
+#[test]
+fn the_store_modules_import_each_other_in_no_cycle() {
+    let (nodes, edges): (Vec<String>, Vec<Vec<String>>) = store_imports()
+        .into_iter()
+        .filter(|(name, _)| name != "mod")
+        .unzip();
+    let cycle = a_cycle(&nodes, &edges);
+    assert!(
+        cycle.is_none(),
+        "store modules import each other in a ring: {} (move the shared type to a module \
+         both use)",
+        cycle.unwrap_or_default().join(" -> ")
+    );
+}
+
+/// One staged-event type (ARCHITECTURE.md, "Invariants"): only `src/store/staged.rs` declares
+/// a struct holding the event columns of `staged_events` (a struct naming the table for a few
+/// bookkeeping columns, such as `file_id` and `raw`, is not a second event type).
+#[test]
+fn one_staged_event_type() {
+    let mut all = Vec::new();
+    files(&src(), &mut all);
+    let mut found = Vec::new();
+    for path in all {
+        let rel = relative(&path);
+        if !rel.ends_with(".rs") || rel == "src/store/staged.rs" {
+            continue;
+        }
+        let code = lex(&fs::read_to_string(&path).expect("UTF-8")).code;
+        for (at, _) in code.match_indices("table_name = staged_events") {
+            let rest = &code[at..];
+            let Some(open) = rest.find('{') else { continue };
+            let close = rest[open..].find('}').map_or(rest.len(), |c| open + c);
+            let body = &rest[open..close];
+            let fields = words(body);
+            if ["action", "reason", "customer_id", "event_time"]
+                .iter()
+                .any(|column| fields.contains(column))
+            {
+                let line = code[..at].lines().count();
+                found.push(format!(
+                    "{rel}:{line}: a second struct of staged_events' columns"
+                ));
+            }
+        }
+        for vocabulary in ["parse::<Action>", "parse::<Reason>"] {
+            if rel.starts_with("src/store/") && code.contains(vocabulary) {
+                found.push(format!(
+                    "{rel}: `{vocabulary}`: parses a stored value again"
+                ));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "use store::staged::StagedEvent (StagedRow to read with the id):\n  {}",
+        found.join("\n  ")
+    );
+}
+
+#[test]
+fn the_cycle_finder_finds_rings_and_only_rings() {
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let nodes = names(&["a", "b", "c"]);
+    let ring = vec![names(&["b"]), names(&["c"]), names(&["a"])];
+    assert_eq!(a_cycle(&nodes, &ring), Some(names(&["a", "b", "c", "a"])));
+    let chain = vec![names(&["b", "c"]), names(&["c", "schema"]), vec![]];
+    assert_eq!(a_cycle(&nodes, &chain), None);
 }
 
 #[test]

@@ -13,8 +13,8 @@ use common::{PARTNER, TestEnv};
 use diesel::prelude::*;
 use subsweep::domain::order::plain_values;
 use subsweep::jobs::{JobContext, JobOutcome, ingest_orders};
-use subsweep::store::events::{StagedRow, family_event};
 use subsweep::store::schema::{inbox_files, rejected_rows, staged_events};
+use subsweep::store::staged::StagedRow;
 
 const HEADER: &str = "order_id,line,event_time,action,customer_id,requested_by,partner_id,\
                       offer_id,quantity,subscription_id,base_subscription_id,auto_renew,reason";
@@ -93,21 +93,23 @@ fn assert_conservation(env: &TestEnv) {
 /// (order_id, line, source_line, values as written) of every staged row, in source order:
 /// the raw values staging kept, else the plain rendering of the parsed columns.
 fn staged(env: &TestEnv) -> Vec<(String, i32, i32, Vec<String>)> {
-    staged_with_kept(env)
+    staged_rows(env)
         .into_iter()
-        .map(|(row, kept)| {
-            let (order_id, line, source_line) = (row.order_id.clone(), row.line, row.source_line);
-            let written = kept.unwrap_or_else(|| plain_values(&family_event(row).order).to_vec());
-            (order_id, line, source_line, written)
+        .map(|StagedRow { event: row, .. }| {
+            let written = match &row.raw {
+                Some(kept) => kept.clone(),
+                None => plain_values(&row.order()).to_vec(),
+            };
+            (row.order_id, row.line, row.source_line, written)
         })
         .collect()
 }
 
-/// Every staged row with the raw values staging kept for it, in source order.
-fn staged_with_kept(env: &TestEnv) -> Vec<(StagedRow, Option<Vec<String>>)> {
+/// Every staged row, in source order.
+fn staged_rows(env: &TestEnv) -> Vec<StagedRow> {
     staged_events::table
         .order((staged_events::file_id, staged_events::source_line))
-        .select((StagedRow::as_select(), staged_events::raw))
+        .select(StagedRow::as_select())
         .load(&mut env.conn())
         .unwrap()
 }
@@ -214,9 +216,9 @@ fn a_valid_file_is_staged_with_its_raw_values_and_archived_under_the_logical_dat
             ""
         ]
     );
-    let kept: Vec<bool> = staged_with_kept(&env)
+    let kept: Vec<bool> = staged_rows(&env)
         .iter()
-        .map(|(_, raw)| raw.is_some())
+        .map(|row| row.event.raw.is_some())
         .collect();
     assert_eq!(
         kept,

@@ -7,11 +7,15 @@ mod common;
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
+use common::fixtures::{
+    self, CustomerFixture, LineFixture, OfferFixture, OrderRow, SubscriptionFixture, order_file,
+};
 use common::{PARTNER, TestEnv};
 use diesel::prelude::*;
-use diesel::sql_types::{Date, Int4, Int8, Nullable, Numeric, SmallInt, Text};
+use diesel::sql_types::Int8;
 use rust_decimal::Decimal;
 use subsweep::domain::clock::{Moment, Step};
+use subsweep::domain::vocabulary::BillingFrequency;
 use subsweep::jobs::{self, JobContext, JobName, JobOutcome};
 use subsweep::store::{self, schema};
 
@@ -45,27 +49,12 @@ impl Books {
     }
 
     fn customer(&mut self, id: &str, name: &str) -> &mut Self {
-        diesel::sql_query(
-            "INSERT INTO customers VALUES ($1, $2, 'US', 'commercial', 'USD', '2025-01-01')",
-        )
-        .bind::<Text, _>(id)
-        .bind::<Text, _>(name)
-        .execute(&mut self.conn)
-        .unwrap();
+        CustomerFixture::new(id, name).insert(&mut self.conn);
         self
     }
 
     fn offer(&mut self, id: &str, name: &str, publisher_name: &str) -> &mut Self {
-        diesel::sql_query(
-            "INSERT INTO offers VALUES ($1, $2, 'microsoft', $3, 'license', 'monthly', 12, 10, \
-             'USD', 'enterprise', '{commercial}', false, 0, true, true, '{*}', '{}', false, '{}', \
-             1, NULL, NULL)",
-        )
-        .bind::<Text, _>(id)
-        .bind::<Text, _>(name)
-        .bind::<Text, _>(publisher_name)
-        .execute(&mut self.conn)
-        .unwrap();
+        OfferFixture::new(id, name, publisher_name).insert(&mut self.conn);
         self
     }
 
@@ -77,26 +66,14 @@ impl Books {
         offer: &str,
         order_id: &str,
         parent: Option<&str>,
-        billing_months: i16,
+        billing_months: u32,
     ) -> &mut Self {
-        diesel::sql_query(
-            "INSERT INTO subscriptions (subscription_id, family_id, parent_subscription_id, \
-             customer_id, offer_id, order_id, order_line, purchased_at, billing_type, \
-             billing_months, term_months, unit_price, currency, trial_days, status, in_trial, \
-             quantity, auto_renew, cancel_at_term_end, cancel_with_base, paid_start, anchor_date, \
-             suspended_with_base) \
-             VALUES ($1, coalesce($2, $1), $2, $3, $4, $5, 1, '2026-01-01T00:00:00Z', 'license', \
-             $6, 12, 10, 'USD', 0, 'active', false, 1, true, false, false, '2026-01-01', \
-             '2026-01-01', false)",
-        )
-        .bind::<Text, _>(id)
-        .bind::<Nullable<Text>, _>(parent)
-        .bind::<Text, _>(customer)
-        .bind::<Text, _>(offer)
-        .bind::<Text, _>(order_id)
-        .bind::<SmallInt, _>(billing_months)
-        .execute(&mut self.conn)
-        .unwrap();
+        let mut sub = SubscriptionFixture::new(id, customer, offer, order_id)
+            .billed(BillingFrequency::from_months(billing_months).unwrap());
+        if let Some(base) = parent {
+            sub = sub.addon_of(base);
+        }
+        sub.insert(&mut self.conn);
         self
     }
 
@@ -114,32 +91,15 @@ impl Books {
         posted_on: &str,
         period: &str,
     ) -> i64 {
-        #[derive(QueryableByName)]
-        struct Id {
-            #[diesel(sql_type = Int8)]
-            line_id: i64,
-        }
-        let days = (d(range.1) - d(range.0)).num_days() as i32 + 1;
-        diesel::sql_query(
-            "INSERT INTO charge_lines (subscription_id, customer_id, charge_type, start_date, \
-             end_date, billable_days, period_days, unit_price, quantity, amount, posted_on, cause, \
-             invoice_period_start) \
-             VALUES ($1, $2, 'Cycle fee', $3, $4, $5, 31, $6, $7, $8, $9, \
-             'test:' || nextval('charge_lines_line_id_seq'), $10) RETURNING line_id",
+        LineFixture::new(
+            sub,
+            customer,
+            range,
+            (price, quantity, amount),
+            posted_on,
+            period,
         )
-        .bind::<Text, _>(sub)
-        .bind::<Text, _>(customer)
-        .bind::<Date, _>(d(range.0))
-        .bind::<Date, _>(d(range.1))
-        .bind::<Int4, _>(days)
-        .bind::<Numeric, _>(price.parse::<Decimal>().unwrap())
-        .bind::<Numeric, _>(quantity.parse::<Decimal>().unwrap())
-        .bind::<Numeric, _>(amount.parse::<Decimal>().unwrap())
-        .bind::<Date, _>(d(posted_on))
-        .bind::<Date, _>(d(period))
-        .get_result::<Id>(&mut self.conn)
-        .unwrap()
-        .line_id
+        .insert(&mut self.conn)
     }
 
     /// Runs `invoices` for `date` in one transaction, as the runner does, with the state jobs
@@ -825,28 +785,7 @@ fn a_million_lines_are_emitted_close_to_the_speed_of_psql_copy() {
     use std::time::Instant;
     let mut b = Books::new();
     b.offer("OF", "Office", "Microsoft");
-    for sql in [
-        "INSERT INTO customers SELECT 'C' || lpad(c::text, 5, '0'), 'Customer ' || c, 'US', \
-         'commercial', 'USD', '2025-01-01' FROM generate_series(1, 5000) c",
-        "INSERT INTO subscriptions (subscription_id, family_id, customer_id, offer_id, order_id, \
-         order_line, purchased_at, billing_type, billing_months, term_months, unit_price, \
-         currency, trial_days, status, in_trial, quantity, auto_renew, cancel_at_term_end, \
-         cancel_with_base, paid_start, anchor_date, suspended_with_base) \
-         SELECT 'S' || s, 'S' || s, 'C' || lpad((s % 5000 + 1)::text, 5, '0'), 'OF', 'O' || s, 1, \
-         '2026-01-01T00:00:00Z', 'license', 1, 12, 10, 'USD', 0, 'active', false, 1, true, false, \
-         false, '2026-01-01', '2026-01-01', false FROM generate_series(1, 200000) s",
-        "INSERT INTO charge_lines (subscription_id, customer_id, charge_type, start_date, end_date, \
-         billable_days, period_days, unit_price, quantity, amount, posted_on, cause, \
-         invoice_period_start) \
-         SELECT 'S' || (g % 200000 + 1), 'C' || lpad(((g % 200000 + 1) % 5000 + 1)::text, 5, '0'), \
-         'Cycle fee', DATE '2026-03-01' + (g % 20), DATE '2026-03-31', 31 - (g % 20), 31, 10, \
-         1 + g % 3, round((10 * (1 + g % 3) * (31 - (g % 20)) / 31.0)::numeric, 2) * \
-         (CASE WHEN g % 7 = 0 THEN -1 ELSE 1 END), DATE '2026-03-01' + (g % 30), 'gen:' || g, \
-         DATE '2026-03-01' FROM generate_series(1, 1000000) g",
-        "ANALYZE",
-    ] {
-        diesel::sql_query(sql).execute(&mut b.conn).unwrap();
-    }
+    fixtures::bulk_march_lines(&mut b.conn);
     let started = Instant::now();
     let outcome = b.invoices("2026-03-31").unwrap();
     let first = started.elapsed();
@@ -986,19 +925,20 @@ SEAT4,Seat at 4,microsoft,Microsoft Corporation,license,monthly,1,4.00,USD,small
         let (code, _, err) = env.run(&[command, file.to_str().unwrap()]);
         assert_eq!(code, 0, "{err}");
     }
-    let mut orders = "order_id,line,event_time,action,customer_id,requested_by,partner_id,offer_id,quantity,subscription_id,base_subscription_id,auto_renew,reason\n".to_string();
-    for (n, id) in ids.iter().enumerate() {
-        // The first six buy on 2026-02-20; `0` on 2026-03-20.
-        let date = if *id == "0" {
-            "2026-03-20"
-        } else {
-            "2026-02-20"
-        };
-        orders.push_str(&format!(
-            "O{n},1,{date}T10:00:00Z,purchase,{id},admin_agent,{PARTNER},SEAT4,1,,,,\n"
-        ));
-    }
-    env.drop_file("orders.csv", orders);
+    let orders: Vec<OrderRow> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| {
+            // The first six buy on 2026-02-20; `0` on 2026-03-20.
+            let date = if *id == "0" {
+                "2026-03-20"
+            } else {
+                "2026-02-20"
+            };
+            OrderRow::purchase(&format!("O{n}"), id, "SEAT4").at(&format!("{date}T10:00:00Z"))
+        })
+        .collect();
+    env.drop_file("orders.csv", order_file(&orders));
     env
 }
 

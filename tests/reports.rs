@@ -6,6 +6,7 @@ mod core;
 
 use chrono::NaiveDate;
 use common::TestEnv;
+use common::fixtures::{self, RejectFixture};
 use core::*;
 use diesel::prelude::*;
 use subsweep::domain::catalog::{Customer, Offer};
@@ -30,23 +31,14 @@ impl Days {
     }
 
     fn file(&mut self, name: &str) -> i64 {
-        diesel::insert_into(schema::inbox_files::table)
-            .values((
-                schema::inbox_files::file_name.eq(name),
-                schema::inbox_files::sha256.eq(name),
-                schema::inbox_files::logical_date.eq(d("2026-03-01")),
-                schema::inbox_files::outcome.eq("ingested"),
-            ))
-            .returning(schema::inbox_files::file_id)
-            .get_result(&mut self.conn)
-            .unwrap()
+        fixtures::inbox_file(&mut self.conn, name, "2026-03-01")
     }
 
     /// Stages `order` from line `source_line` of file `file_id`; `raw` is what staging keeps:
     /// the values as written, or `None` when they were written plainly.
     fn stage(&mut self, file_id: i64, source_line: i32, o: &OrderEvent, raw: Option<[&str; 13]>) {
         let raw = raw.map(|raw| raw.map(str::to_string).to_vec());
-        common::stage_event(&mut self.conn, file_id, source_line, o, raw);
+        fixtures::stage_event(&mut self.conn, file_id, source_line, o, raw);
     }
 
     /// Stages `order` as intake stages a plainly written row.
@@ -187,16 +179,31 @@ fn story() -> Days {
         &purchase("P7", "2026-03-10T12:00:00.5Z", "C9", "I", Some("2.50")),
     );
     // A row intake rejected on 2026-03-10 (no staged event), from a file named earlier.
-    diesel::sql_query(
-        "INSERT INTO rejected_rows (processed_on, file_id, source_line, error_code, error_message, raw) \
-         VALUES ('2026-03-10', $1, 9, 'malformed_row', 'quantity: \"-3\" is not a number >= 0', \
-         ARRAY['P9', '1', '2026-03-10T07:00:00Z', 'purchase', 'C1', 'admin_agent', 'P-TEST-01', \
-               'M', '-3', '', '', '', '']), \
-                ('2026-03-09', $1, 3, 'malformed_row', 'yesterday', ARRAY['P8','','','','','','','','','','','',''])",
+    RejectFixture::malformed(
+        "2026-03-10",
+        early,
+        9,
+        "quantity: \"-3\" is not a number >= 0",
+        [
+            "P9",
+            "1",
+            "2026-03-10T07:00:00Z",
+            "purchase",
+            "C1",
+            "admin_agent",
+            "P-TEST-01",
+            "M",
+            "-3",
+            "",
+            "",
+            "",
+            "",
+        ],
     )
-    .bind::<diesel::sql_types::BigInt, _>(early)
-    .execute(&mut days.conn)
-    .unwrap();
+    .insert(&mut days.conn);
+    let mut yesterday = [""; 13];
+    yesterday[0] = "P8";
+    RejectFixture::malformed("2026-03-09", early, 3, "yesterday", yesterday).insert(&mut days.conn);
     days.run_days("2026-03-09", "2026-03-10");
     days
 }

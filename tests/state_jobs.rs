@@ -6,6 +6,7 @@ mod core;
 
 use chrono::NaiveDate;
 use common::TestEnv;
+use common::fixtures;
 use core::*;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
@@ -28,16 +29,7 @@ impl Db {
         let mut conn = env.conn();
         store::catalog::upsert_offers(&mut conn, offers).unwrap();
         store::catalog::upsert_customers(&mut conn, customers).unwrap();
-        let file_id = diesel::insert_into(schema::inbox_files::table)
-            .values((
-                schema::inbox_files::file_name.eq("test.csv"),
-                schema::inbox_files::sha256.eq("x"),
-                schema::inbox_files::logical_date.eq(d("2000-01-01")),
-                schema::inbox_files::outcome.eq("ingested"),
-            ))
-            .returning(schema::inbox_files::file_id)
-            .get_result(&mut conn)
-            .unwrap();
+        let file_id = fixtures::inbox_file(&mut conn, "test.csv", "2000-01-01");
         Db { env, conn, file_id }
     }
 
@@ -45,7 +37,7 @@ impl Db {
     fn stage(&mut self, orders: &[OrderEvent]) {
         for (i, o) in orders.iter().enumerate() {
             let raw: Vec<String> = COLUMNS.iter().map(|c| format!("raw {c}")).collect();
-            common::stage_event(&mut self.conn, self.file_id, i as i32 + 2, o, Some(raw));
+            fixtures::stage_event(&mut self.conn, self.file_id, i as i32 + 2, o, Some(raw));
         }
     }
 

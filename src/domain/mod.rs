@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cause;
 pub mod charges;
 pub mod clock;
+pub mod duplicate;
 pub mod eligibility;
 pub mod event;
 pub mod explain;

@@ -3,4 +3,5 @@
 pub mod catalog;
 pub mod csv_source;
 pub mod inbox;
+pub mod order_file;
 pub mod orders;

@@ -1,6 +1,7 @@
 //! The shape of an order file (SPEC section 3): its header becomes a [`ColumnMap`], and each
 //! record becomes a row to stage, a malformed row, or a problem that fails the whole file.
-//! Pure: plain values in, plain values out; the job streams the file and stages the rows.
+//! Pure: plain values in, plain values out; `intake::order_file` reads a file record by record
+//! through these, and the job stages what it yields.
 
 use std::path::Path;
 

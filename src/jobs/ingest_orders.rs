@@ -14,22 +14,11 @@ use diesel::PgConnection;
 use super::{JobContext, JobOutcome};
 use crate::domain::reject::report_day;
 use crate::error::{Error, Result};
-use crate::intake::csv_source::{
-    CsvReader, FileProblem, NUL_BYTE, long_field, long_field_message, nul_field,
-};
 use crate::intake::inbox::{self, Candidate, Stamp, Stray};
-use crate::intake::orders::{self, ColumnMap, Row};
+use crate::intake::order_file::{FileProblems, OrderFile, Piece};
 use crate::store::rejects::{NewReject, insert_rejects};
-use crate::store::staging::{self, NewStaged, RowCounts};
-
-/// Rows COPYed per batch: memory stays bounded whatever the file's size.
-const BATCH_ROWS: usize = 10_000;
-
-/// Bytes of records per batch at most, so that long (but allowed) fields keep it bounded too.
-const BATCH_BYTES: usize = 16 << 20;
-
-/// Whole-file problems listed in `<name>.error.txt` before "... and N more".
-const MAX_PROBLEMS: usize = 50;
+use crate::store::staged::StagedEvent;
+use crate::store::staging::{self, RowCounts};
 
 /// Files at least this large get a progress bar (when stderr is a terminal).
 const PROGRESS_BYTES: u64 = 8 << 20;
@@ -130,8 +119,8 @@ enum Taken {
 
 /// Why a file's transaction is rolled back.
 enum Abort {
-    /// The problems found (at most [`MAX_PROBLEMS`] kept) and how many more there were.
-    Failed(Vec<FileProblem>, usize),
+    /// The file fails as a whole.
+    Failed(FileProblems),
     Changed,
     /// Another process recorded the same bytes meanwhile.
     Duplicate,
@@ -201,8 +190,8 @@ fn take_file(ctx: &mut JobContext<'_>, date: NaiveDate, file: &Candidate) -> Res
             };
             Ok(Taken::Ingested { counts, unmoved })
         }
-        Err(Abort::Failed(problems, more)) => {
-            let lines = listed(&file.name, &problems, more);
+        Err(Abort::Failed(problems)) => {
+            let lines = problems.lines(&file.name);
             fail_entry(
                 ctx,
                 date,
@@ -383,7 +372,7 @@ fn stage_file(
                 Parsed::Rows { staged, rejects } => {
                     stage_rows(conn, reported_on, &staged, &rejects, &mut counts)
                 }
-                Parsed::Failed(problems, more) => Err(Abort::Failed(problems, more)),
+                Parsed::Failed(problems) => Err(Abort::Failed(problems)),
             };
             if let Err(abort) = step {
                 outcome = Err(abort);
@@ -404,19 +393,18 @@ fn stage_file(
     Ok(counts)
 }
 
-/// What the parser thread hands over.
+/// What the parser thread hands over: a batch ready to stage, or why the file fails.
 enum Parsed {
     Rows {
-        staged: Vec<NewStaged>,
+        staged: Vec<StagedEvent>,
         rejects: Vec<NewReject>,
     },
     /// The file fails as a whole (sent last, after every problem was looked for).
-    /// The problems found (at most [`MAX_PROBLEMS`] kept) and how many more there were.
-    Failed(Vec<FileProblem>, usize),
+    Failed(FileProblems),
 }
 
-/// Reads and parses `file`, sending rows in batches. Stops early (`Ok`) when the receiver
-/// is gone.
+/// Reads `file` with the order-file reader, turning each batch into rows to stage and
+/// rejects to record, and sends them. Stops early (`Ok`) when the receiver is gone.
 fn parse_file(
     file: &Candidate,
     file_id: i64,
@@ -424,170 +412,41 @@ fn parse_file(
     partner: &str,
     out: &std::sync::mpsc::SyncSender<Parsed>,
 ) -> std::io::Result<()> {
-    let path = file.path.as_path();
-    let failed_with = |problems: Vec<FileProblem>, more: usize| {
-        let _ = out.send(Parsed::Failed(problems, more));
-        Ok(())
-    };
-    let failed = |problems: Vec<FileProblem>| {
-        let _ = out.send(Parsed::Failed(problems, 0));
-        Ok(())
-    };
-    let Some(source) = progress_reader(path, file.stamp.len)? else {
+    let Some(source) = progress_reader(&file.path, file.stamp.len)? else {
         // Swapped for a link, a FIFO or a folder since the scan: left for the next scan.
         return Err(std::io::Error::new(
             std::io::ErrorKind::NotFound,
             "no longer a regular file",
         ));
     };
-    let mut reader = CsvReader::from_reader(source)?;
-    let mut record = csv::ByteRecord::new();
-    let header_line = match reader.next_byte_record(&mut record) {
-        Ok(Some(line)) => line,
-        Ok(None) if file.stamp.len == 0 => {
-            return failed(vec![FileProblem::file(
-                path,
-                "the file is empty: a header line naming the columns is required",
-            )]);
-        }
-        Ok(None) => {
-            return failed(vec![FileProblem::file(
-                path,
-                "the file has no header line (it holds only blank lines)",
-            )]);
-        }
-        Err(e) => {
-            return failed(vec![FileProblem::at(
-                path,
-                e.line,
-                None,
-                format!("unreadable header: {}", e.message()),
-            )]);
-        }
-    };
-    if let Some((field, bytes)) = long_field(record.iter()) {
-        return failed(vec![orders::field_problem(
-            None,
-            path,
-            header_line,
-            field,
-            &long_field_message(bytes),
-        )]);
-    }
-    if let Some(field) = nul_field(record.iter()) {
-        return failed(vec![orders::field_problem(
-            None,
-            path,
-            header_line,
-            field,
-            NUL_BYTE,
-        )]);
-    }
-    let header = match csv::StringRecord::from_byte_record(record) {
-        Ok(header) => header,
-        Err(e) => return failed(vec![orders::not_utf8(None, path, header_line, &e)]),
-    };
-    let map = match ColumnMap::from_header(path, header_line, &header) {
-        Ok(map) => map,
-        Err(problems) => return failed(problems),
-    };
-    let mut record = header.into_byte_record();
-
-    let mut staged: Vec<NewStaged> = Vec::with_capacity(BATCH_ROWS);
-    let mut rejects: Vec<NewReject> = Vec::new();
-    let mut problems: Vec<FileProblem> = Vec::new();
-    let mut batch_bytes = 0usize;
-    let mut unlisted = 0usize;
-    let mut problem = |problems: &mut Vec<FileProblem>, p: FileProblem| {
-        if problems.len() < MAX_PROBLEMS {
-            problems.push(p);
-        } else {
-            unlisted += 1;
-        }
-    };
-    loop {
-        let line = match reader.next_byte_record(&mut record) {
-            Ok(None) => break,
-            Ok(Some(line)) => line,
-            Err(e) => {
-                problem(
-                    &mut problems,
-                    FileProblem::at(path, e.line, None, e.message()),
-                );
-                break;
-            }
+    for piece in OrderFile::new(&file.path, source, partner)? {
+        let parsed = match piece {
+            Piece::Rows(batch) => Parsed::Rows {
+                staged: batch
+                    .parsed
+                    .into_iter()
+                    .map(|row| StagedEvent::new(file_id, row))
+                    .collect(),
+                rejects: batch
+                    .malformed
+                    .into_iter()
+                    .map(|row| NewReject::malformed(reported_on, file_id, row))
+                    .collect(),
+            },
+            Piece::Failed(problems) => Parsed::Failed(problems),
         };
-        if let Some((field, bytes)) = long_field(record.iter()) {
-            problem(
-                &mut problems,
-                orders::field_problem(Some(&map), path, line, field, &long_field_message(bytes)),
-            );
-            continue;
+        if out.send(parsed).is_err() {
+            break;
         }
-        batch_bytes += record.as_slice().len();
-        if let Some(field) = nul_field(record.iter()) {
-            problem(
-                &mut problems,
-                orders::field_problem(Some(&map), path, line, field, NUL_BYTE),
-            );
-            continue;
-        }
-        let text = match csv::StringRecord::from_byte_record(record) {
-            Ok(text) => text,
-            Err(e) => {
-                problem(&mut problems, orders::not_utf8(Some(&map), path, line, &e));
-                record = e.into_byte_record();
-                continue;
-            }
-        };
-        match orders::read_row(&map, path, line, &text, partner) {
-            Row::Blank => {}
-            Row::OtherPartner(p) => problem(&mut problems, p),
-            // The file fails: nothing more is staged, but the rest is read for its problems.
-            _ if !problems.is_empty() => {}
-            Row::Parsed(row) => staged.push(NewStaged::new(file_id, row)),
-            Row::Malformed(row) => rejects.push(NewReject::malformed(reported_on, file_id, row)),
-        }
-        if staged.len() >= BATCH_ROWS || rejects.len() >= BATCH_ROWS || batch_bytes >= BATCH_BYTES {
-            batch_bytes = 0;
-            let batch = Parsed::Rows {
-                staged: std::mem::replace(&mut staged, Vec::with_capacity(BATCH_ROWS)),
-                rejects: std::mem::take(&mut rejects),
-            };
-            if out.send(batch).is_err() {
-                return Ok(());
-            }
-        }
-        record = text.into_byte_record();
     }
-    if !problems.is_empty() {
-        return failed_with(problems, unlisted);
-    }
-    let _ = out.send(Parsed::Rows { staged, rejects });
     Ok(())
-}
-
-/// A failed file's reasons, one line each: the first [`MAX_PROBLEMS`] problems, then how many
-/// more there were (a header of 100,000 unknown columns is not 100,000 lines of log, of
-/// `.error.txt` and of the file's record).
-fn listed(name: &str, problems: &[FileProblem], more: usize) -> Vec<String> {
-    let mut lines: Vec<String> = problems
-        .iter()
-        .take(MAX_PROBLEMS)
-        .map(|p| orders::problem_line(name, p))
-        .collect();
-    let more = more + problems.len().saturating_sub(MAX_PROBLEMS);
-    if more > 0 {
-        lines.push(format!("{name}: ... and {more} more problems like these"));
-    }
-    lines
 }
 
 /// Stages one batch of parsed rows and records its malformed rows.
 fn stage_rows(
     conn: &mut PgConnection,
     reported_on: NaiveDate,
-    staged: &[NewStaged],
+    staged: &[StagedEvent],
     malformed: &[NewReject],
     counts: &mut RowCounts,
 ) -> std::result::Result<(), Abort> {

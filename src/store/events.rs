@@ -3,63 +3,21 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use diesel::prelude::*;
-use rust_decimal::Decimal;
 
 use super::cursor::Cursor;
 use super::rejects::{NewReject, insert_rejects};
 use super::schema::{applied_events, staged_events};
+pub use super::staged::StagedRow;
 use crate::domain::event::FamilyEvent;
-use crate::domain::order::{OrderEvent, plain_values};
+use crate::domain::order::plain_values;
 
-/// The parsed columns of a staged event.
-#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
-#[diesel(table_name = staged_events, check_for_backend(diesel::pg::Pg))]
-pub struct StagedRow {
-    pub event_id: i64,
-    pub file_id: i64,
-    pub source_line: i32,
-    pub order_id: String,
-    pub line: i32,
-    pub event_time: DateTime<Utc>,
-    pub action: String,
-    pub customer_id: String,
-    pub requested_by: String,
-    pub partner_id: String,
-    pub offer_id: Option<String>,
-    pub quantity: Option<Decimal>,
-    pub subscription_id: Option<String>,
-    pub base_subscription_id: Option<String>,
-    pub auto_renew: Option<bool>,
-    pub reason: Option<String>,
-}
-
-/// The event as the rules take it (values were validated when staged).
+/// The event as the rules take it: the staged row's typed columns, parsed once when read.
 pub fn family_event(row: StagedRow) -> FamilyEvent {
     FamilyEvent {
         event_id: row.event_id,
-        order: OrderEvent {
-            order_id: row.order_id,
-            line: u32::try_from(row.line).expect("line >= 1 by CHECK"),
-            event_time: row.event_time,
-            action: row
-                .action
-                .parse()
-                .expect("staged actions were validated at intake"),
-            customer_id: row.customer_id,
-            requested_by: row.requested_by,
-            partner_id: row.partner_id,
-            offer_id: row.offer_id,
-            quantity: row.quantity,
-            subscription_id: row.subscription_id,
-            base_subscription_id: row.base_subscription_id,
-            auto_renew: row.auto_renew,
-            reason: row
-                .reason
-                .as_deref()
-                .map(|r| r.parse().expect("staged reasons were validated at intake")),
-        },
+        order: row.event.into_order(),
         retention_days: None,
     }
 }
@@ -131,9 +89,10 @@ pub fn pending(
         conn,
         "pending_events",
         &format!(
-            "SELECT s.event_id, s.file_id, s.source_line, s.order_id, s.line, s.event_time, s.action, \
-                    s.customer_id, s.requested_by, s.partner_id, s.offer_id, s.quantity, \
-                    s.subscription_id, s.base_subscription_id, s.auto_renew, s.reason \
+            "SELECT s.event_id, s.file_id, s.source_line, s.order_id, s.line, s.event_time, \
+                    s.event_date, s.action, s.customer_id, s.requested_by, s.partner_id, \
+                    s.offer_id, s.quantity, s.subscription_id, s.base_subscription_id, \
+                    s.auto_renew, s.reason, s.raw \
              FROM staged_events s \
              WHERE s.event_date <= $1 {since_mark} \
                AND NOT EXISTS (SELECT 1 FROM applied_events a WHERE a.event_id = s.event_id) \

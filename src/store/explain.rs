@@ -75,7 +75,7 @@ pub fn accepted(
     Ok(rows
         .into_iter()
         .map(|(applied_on, retention, file_name, row)| {
-            let source_line = row.source_line;
+            let source_line = row.event.source_line;
             let mut event = events::family_event(row);
             event.retention_days =
                 retention.map(|r| u32::try_from(r).expect("retention days are 90..=120"));

@@ -21,9 +21,11 @@ pub mod rejects;
 pub mod reports;
 pub mod schema;
 pub mod sessions;
+pub mod staged;
 pub mod staging;
 pub mod status;
 pub mod subscriptions;
+pub mod vocabulary;
 
 use std::time::Duration;
 

@@ -1,20 +1,18 @@
-//! Staging an inbox file: its record in `inbox_files`, its parsed rows COPYed into
-//! `staged_events`, and its intake rejects (`malformed_row`, `duplicate_line`) in
-//! `rejected_rows`. The caller wraps one file in one transaction.
+//! Staging an inbox file: its record in `inbox_files`, its parsed rows
+//! ([`StagedEvent`]) COPYed into `staged_events`, and, for a row whose (order_id, line) is
+//! already staged, the staged row it meets, judged by `domain::duplicate` (a no-op, or a
+//! `duplicate_line` reject for `rejected_rows`). The caller wraps one file in one transaction.
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DbError};
-use rust_decimal::Decimal;
 
-use super::events::StagedRow;
 use super::rejects::NewReject;
 use super::schema::{inbox_files, staged_events};
-use super::source_line;
-use crate::domain::order::{COLUMNS, ParsedRow, RawRow, col, plain_values};
-use crate::domain::reject::RejectCode;
+use super::staged::{StagedEvent, StagedRow};
+use crate::domain::duplicate::{self, StagedFrom};
 
 /// Whether a file with these bytes was ingested before.
 pub fn is_ingested(conn: &mut PgConnection, sha256: &str) -> QueryResult<bool> {
@@ -99,89 +97,6 @@ pub fn record_failed(
         .get_result(conn)
 }
 
-/// A parsed row as `staged_events` holds it.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = staged_events, treat_none_as_default_value = false)]
-pub struct NewStaged {
-    pub file_id: i64,
-    pub source_line: i32,
-    pub order_id: String,
-    pub line: i32,
-    pub event_time: DateTime<Utc>,
-    pub event_date: NaiveDate,
-    pub action: String,
-    pub customer_id: String,
-    pub requested_by: String,
-    pub partner_id: String,
-    pub offer_id: Option<String>,
-    pub quantity: Option<Decimal>,
-    pub subscription_id: Option<String>,
-    pub base_subscription_id: Option<String>,
-    pub auto_renew: Option<bool>,
-    pub reason: Option<String>,
-    /// The values as written when they are not the plain rendering of the event (see the
-    /// migration's comment on `staged_events.raw`).
-    pub raw: Option<Vec<String>>,
-    /// The values as written, always (for a `duplicate_line` reject); not a column.
-    #[diesel(skip_insertion)]
-    pub written: RawRow,
-}
-
-impl NewStaged {
-    pub fn new(file_id: i64, row: ParsedRow) -> NewStaged {
-        let raw = (plain_values(&row.event) != row.raw).then(|| row.raw.to_vec());
-        let e = row.event;
-        NewStaged {
-            file_id,
-            source_line: source_line(row.source_line),
-            line: i32::try_from(e.line).expect("line numbers were checked to fit at intake"),
-            event_time: e.event_time,
-            event_date: e.event_time.date_naive(),
-            action: e.action.as_str().to_string(),
-            reason: e.reason.map(|r| r.as_str().to_string()),
-            order_id: e.order_id,
-            customer_id: e.customer_id,
-            requested_by: e.requested_by,
-            partner_id: e.partner_id,
-            offer_id: e.offer_id,
-            quantity: e.quantity,
-            subscription_id: e.subscription_id,
-            base_subscription_id: e.base_subscription_id,
-            auto_renew: e.auto_renew,
-            raw,
-            written: row.raw,
-        }
-    }
-
-    /// The first column in which this row's parsed content differs from a staged row's, or
-    /// `None` when they say the same thing (the duplicate is then a no-op).
-    fn first_difference(&self, staged: &StagedRow) -> Option<&'static str> {
-        let checks = [
-            (col::EVENT_TIME, self.event_time == staged.event_time),
-            (col::ACTION, self.action == staged.action),
-            (col::CUSTOMER_ID, self.customer_id == staged.customer_id),
-            (col::REQUESTED_BY, self.requested_by == staged.requested_by),
-            (col::PARTNER_ID, self.partner_id == staged.partner_id),
-            (col::OFFER_ID, self.offer_id == staged.offer_id),
-            (col::QUANTITY, self.quantity == staged.quantity),
-            (
-                col::SUBSCRIPTION_ID,
-                self.subscription_id == staged.subscription_id,
-            ),
-            (
-                col::BASE_SUBSCRIPTION_ID,
-                self.base_subscription_id == staged.base_subscription_id,
-            ),
-            (col::AUTO_RENEW, self.auto_renew == staged.auto_renew),
-            (col::REASON, self.reason == staged.reason),
-        ];
-        checks
-            .iter()
-            .find(|(_, same)| !same)
-            .map(|(c, _)| COLUMNS[*c])
-    }
-}
-
 /// What staging one batch did.
 #[derive(Debug, Default)]
 pub struct BatchOutcome {
@@ -200,16 +115,12 @@ pub struct BatchOutcome {
 pub fn stage_batch(
     conn: &mut PgConnection,
     processed_on: NaiveDate,
-    rows: &[NewStaged],
+    rows: &[StagedEvent],
 ) -> QueryResult<BatchOutcome> {
     if rows.is_empty() {
         return Ok(BatchOutcome::default());
     }
-    let copied = conn.transaction(|conn| {
-        diesel::copy_from(staged_events::table)
-            .from_insertable(rows)
-            .execute(conn)
-    });
+    let copied = conn.transaction(|conn| copy_rows(conn, rows));
     match copied {
         Ok(n) => Ok(BatchOutcome {
             inserted: n as i64,
@@ -222,13 +133,22 @@ pub fn stage_batch(
     }
 }
 
+/// COPYs rows into `staged_events` (diesel's binary COPY of the [`StagedEvent`] columns).
+fn copy_rows(conn: &mut PgConnection, rows: &[StagedEvent]) -> QueryResult<usize> {
+    diesel::copy_from(staged_events::table)
+        .from_insertable(rows)
+        .execute(conn)
+}
+
 /// Bind parameters per INSERT statement stay under PostgreSQL's 65535.
 const ROWS_PER_INSERT: usize = 2_000;
 
+/// The slow path: INSERT … ON CONFLICT DO NOTHING in file order, then each row left out meets
+/// the row staged under its key, and `domain::duplicate` judges it.
 fn stage_batch_with_duplicates(
     conn: &mut PgConnection,
     processed_on: NaiveDate,
-    rows: &[NewStaged],
+    rows: &[StagedEvent],
 ) -> QueryResult<BatchOutcome> {
     let mut inserted_lines: HashSet<i32> = HashSet::new();
     for chunk in rows.chunks(ROWS_PER_INSERT) {
@@ -242,7 +162,7 @@ fn stage_batch_with_duplicates(
         inserted_lines.extend(lines);
     }
     let file_id = rows[0].file_id;
-    let left: Vec<&NewStaged> = rows
+    let left: Vec<&StagedEvent> = rows
         .iter()
         .filter(|r| !inserted_lines.contains(&r.source_line))
         .collect();
@@ -254,7 +174,7 @@ fn stage_batch_with_duplicates(
         .load(conn)?;
     let by_key: HashMap<(&str, i32), &(StagedRow, String)> = existing
         .iter()
-        .map(|e| ((e.0.order_id.as_str(), e.0.line), e))
+        .map(|e| ((e.0.event.order_id.as_str(), e.0.event.line), e))
         .collect();
     let mut outcome = BatchOutcome {
         inserted: inserted_lines.len() as i64,
@@ -264,28 +184,27 @@ fn stage_batch_with_duplicates(
         let (staged, staged_file) = by_key
             .get(&(row.order_id.as_str(), row.line))
             .expect("a row not inserted conflicts with a staged row of the same key");
-        match row.first_difference(staged) {
-            None => outcome.duplicate += 1,
-            Some(column) => {
-                let place = if staged.file_id == file_id {
-                    format!("line {} of this file", staged.source_line)
-                } else {
-                    format!("{staged_file} line {}", staged.source_line)
-                };
-                outcome.conflicting.push(NewReject {
-                    processed_on,
-                    file_id,
-                    source_line: row.source_line,
-                    event_id: None,
-                    error_code: RejectCode::DuplicateLine.as_str().to_string(),
-                    error_message: format!(
-                        "column {column}: order {} line {} was already staged from {place} \
-                         with different content",
-                        row.order_id, row.line
-                    ),
-                    raw: row.written.to_vec(),
-                });
+        let staged = &staged.event;
+        let line = i64::from(staged.source_line);
+        let from = if staged.file_id == file_id {
+            StagedFrom::ThisFile { line }
+        } else {
+            StagedFrom::OtherFile {
+                name: staged_file,
+                line,
             }
+        };
+        match duplicate::judge(&row.order(), &staged.order(), from) {
+            None => outcome.duplicate += 1,
+            Some(reject) => outcome.conflicting.push(NewReject {
+                processed_on,
+                file_id,
+                source_line: row.source_line,
+                event_id: None,
+                error_code: reject.code.as_str().to_string(),
+                error_message: reject.message,
+                raw: row.written(),
+            }),
         }
     }
     Ok(outcome)

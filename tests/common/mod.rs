@@ -12,6 +12,8 @@ use diesel::{Connection, PgConnection};
 use subsweep::config::Config;
 use subsweep::store::{self, embedded};
 
+pub mod fixtures;
+
 /// The server tests run on: (URL of its maintenance database, how to build a URL for a db).
 struct Server {
     maintenance_url: String,
@@ -198,8 +200,39 @@ impl Drop for TestDb {
 /// The partner id the test configuration uses.
 pub const PARTNER: &str = "P-TEST-01";
 
-/// The header of an order file with every column, in the documented order.
+/// The header of an order file with every column, in the documented order (spelled out for
+/// format strings; checked at compile time against `domain::order::COLUMNS`).
 pub const ORDER_HEADER: &str = "order_id,line,event_time,action,customer_id,requested_by,partner_id,offer_id,quantity,subscription_id,base_subscription_id,auto_renew,reason";
+
+const _: () = assert!(
+    joins(ORDER_HEADER.as_bytes(), &subsweep::domain::order::COLUMNS),
+    "ORDER_HEADER is not domain::order::COLUMNS joined by commas"
+);
+
+/// Whether `text` is `columns` joined by commas.
+const fn joins(text: &[u8], columns: &[&str]) -> bool {
+    let mut at = 0;
+    let mut c = 0;
+    while c < columns.len() {
+        if c > 0 {
+            if at >= text.len() || text[at] != b',' {
+                return false;
+            }
+            at += 1;
+        }
+        let name = columns[c].as_bytes();
+        let mut i = 0;
+        while i < name.len() {
+            if at >= text.len() || text[at] != name[i] {
+                return false;
+            }
+            at += 1;
+            i += 1;
+        }
+        c += 1;
+    }
+    at == text.len()
+}
 
 #[derive(QueryableByName)]
 struct Count {
@@ -361,40 +394,6 @@ impl TestEnv {
             assert_eq!(code, 0, "{command}: {err}");
         }
     }
-}
-
-/// Stages `o` as line `source_line` of file `file_id`, as intake would; `raw` is what staging
-/// keeps (`None`: the values were written plainly).
-pub fn stage_event(
-    conn: &mut PgConnection,
-    file_id: i64,
-    source_line: i32,
-    o: &subsweep::domain::order::OrderEvent,
-    raw: Option<Vec<String>>,
-) {
-    use subsweep::store::schema::staged_events as s;
-    diesel::insert_into(s::table)
-        .values((
-            s::file_id.eq(file_id),
-            s::source_line.eq(source_line),
-            s::order_id.eq(&o.order_id),
-            s::line.eq(o.line as i32),
-            s::event_time.eq(o.event_time),
-            s::event_date.eq(o.event_time.date_naive()),
-            s::action.eq(o.action.as_str()),
-            s::customer_id.eq(&o.customer_id),
-            s::requested_by.eq(&o.requested_by),
-            s::partner_id.eq(&o.partner_id),
-            s::offer_id.eq(&o.offer_id),
-            s::quantity.eq(o.quantity),
-            s::subscription_id.eq(&o.subscription_id),
-            s::base_subscription_id.eq(&o.base_subscription_id),
-            s::auto_renew.eq(o.auto_renew),
-            s::reason.eq(o.reason.map(|r| r.as_str())),
-            s::raw.eq(raw),
-        ))
-        .execute(conn)
-        .unwrap();
 }
 
 /// Runs `job` for `date` in one transaction, as the runner does (without ledger or locks).
