@@ -224,8 +224,9 @@ QUIET_JOBS = ("trial-conversions", "renewals", "suspension-expiry", "apply-order
 def quiet_day(url, first, last, wall_s, days, label="quiet days before the rollover"):
     """A quiet day's cost per job, from the ledger rows of the backfilled days `first..last`:
     the median and the largest time of each job inside its ledger row (started_at to
-    finished_at), and the whole backfill's wall time per day and job (what the runner adds
-    around the jobs included). Days with something due (the 1st, an invoice day) are in the
+    finished_at), the median day's span per job (first start to last end: the runner's work
+    between jobs included), and the whole backfill's wall time per day and job (the big days
+    and the process start included). Days with something due (the 1st, an invoice day) are in the
     range; the median is the quiet day."""
     out = []
     stats = psql(url, "SELECT job, round(1000 * percentile_cont(0.5) WITHIN GROUP (ORDER BY "
@@ -237,6 +238,14 @@ def quiet_day(url, first, last, wall_s, days, label="quiet days before the rollo
     for job in QUIET_JOBS:
         median, largest = by_job.get(job, ("-", "-"))
         out.append((label, job, median, largest))
+    # A day from its first job's start to its last job's end: the runner's work between the
+    # jobs included (ledger, locks, commits), the process start and the ingest excluded.
+    span = psql(url, "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric / "
+                     f"{len(QUIET_JOBS)}, 1) FROM (SELECT 1000 * extract(epoch FROM "
+                     "max(finished_at) - min(started_at)) AS ms FROM job_runs "
+                     f"WHERE logical_date BETWEEN '{first}' AND '{last}' "
+                     "AND job <> 'ingest-orders' GROUP BY logical_date) d", capture=True)
+    out.append((label, "all five: median day span per job", span, "-"))
     per_job = 1000 * wall_s / (days * len(QUIET_JOBS))
     out.append((label, "all five, wall time per day and job", f"{per_job:.1f}", "-"))
     return out
@@ -276,7 +285,8 @@ def main():
     header = (f"subsweep benchmark, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
               f"{cpu} cores, database: {'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded'}\n\n")
     text = (header + "\n".join(table) + "\n\nA quiet day, per job (inside its ledger row; the "
-            "last row of each set is the backfill's wall time per day and job):\n\n"
+            "last two rows of each set: the median day from its first job's start to its last job's end, "
+            "and the backfill's wall time, per day and job):\n\n"
             + "\n".join(quiet_table) + "\n")
     (ROOT / "bench" / "results.md").write_text(text)
     print("\n" + text)
