@@ -185,6 +185,9 @@ def run_size(server, orders, with_backfill):
     floor = write_floor(url, home, [("charge_lines", f"posted_on = '{first_roll}'")])
     rows.append(("c rollover day nightly", posted, s, copy_lines, floor, mib))
     rows.append(("  reading its due rows (\\copy TO)", due_rows, read_due, copy_lines, None, None))
+    # The target of issue 17: the rollover against writing its lines plus reading its rows.
+    rows.append(("  c against its write floor + reading its rows", posted, s, None,
+                 floor + read_due, None))
     days_quiet = (first_roll - START).days - 1
     rows.append((f"  {days_quiet} days before it (backfill)", days_quiet, s_quiet, None, None, mib_quiet))
     quiet = quiet_day(url, START + dt.timedelta(days=1), first_roll - dt.timedelta(days=1),
