@@ -185,8 +185,13 @@ def run_size(server, orders, with_backfill):
     floor = write_floor(url, home, [("charge_lines", f"posted_on = '{first_roll}'")])
     rows.append(("c rollover day nightly", posted, s, copy_lines, floor, mib))
     rows.append(("  reading its due rows (\\copy TO)", due_rows, read_due, copy_lines, None, None))
+    # The target of issue 17: the rollover against writing its lines plus reading its rows.
+    rows.append(("  c against its write floor + reading its rows", posted, s, None,
+                 floor + read_due, None))
     days_quiet = (first_roll - START).days - 1
     rows.append((f"  {days_quiet} days before it (backfill)", days_quiet, s_quiet, None, None, mib_quiet))
+    quiet = quiet_day(url, START + dt.timedelta(days=1), first_roll - dt.timedelta(days=1),
+                      s_quiet, days_quiet)
 
     # d: the January invoice (emitted on 01-31 during the backfill): time a forced re-run,
     # which rewrites the same files, against COPY TO of the same lines.
@@ -212,7 +217,41 @@ def run_size(server, orders, with_backfill):
         s, mib = subsweep(e_config, e_url, "backfill", "--from", str(START), "--to", str(end),
                           "--allow-future")
         rows.append(("e 365-day backfill (days)", 365, s, None, None, mib))
-    return rows
+        quiet += quiet_day(e_url, START, end, s, 365, label="e 365-day backfill")
+    return rows, quiet
+
+
+QUIET_JOBS = ("trial-conversions", "renewals", "suspension-expiry", "apply-orders", "invoices")
+
+
+def quiet_day(url, first, last, wall_s, days, label="quiet days before the rollover"):
+    """A quiet day's cost per job, from the ledger rows of the backfilled days `first..last`:
+    the median and the largest time of each job inside its ledger row (started_at to
+    finished_at), the median day's span per job (first start to last end: the runner's work
+    between jobs included), and the whole backfill's wall time per day and job (the big days
+    and the process start included). Days with something due (the 1st, an invoice day) are in the
+    range; the median is the quiet day."""
+    out = []
+    stats = psql(url, "SELECT job, round(1000 * percentile_cont(0.5) WITHIN GROUP (ORDER BY "
+                      "extract(epoch FROM finished_at - started_at))::numeric, 1), "
+                      "round(1000 * max(extract(epoch FROM finished_at - started_at))::numeric, 1) "
+                      f"FROM job_runs WHERE logical_date BETWEEN '{first}' AND '{last}' "
+                      "AND status = 'succeeded' GROUP BY job", capture=True)
+    by_job = {line.split("|")[0]: line.split("|")[1:] for line in stats.splitlines() if line}
+    for job in QUIET_JOBS:
+        median, largest = by_job.get(job, ("-", "-"))
+        out.append((label, job, median, largest))
+    # A day from its first job's start to its last job's end: the runner's work between the
+    # jobs included (ledger, locks, commits), the process start and the ingest excluded.
+    span = psql(url, "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric / "
+                     f"{len(QUIET_JOBS)}, 1) FROM (SELECT 1000 * extract(epoch FROM "
+                     "max(finished_at) - min(started_at)) AS ms FROM job_runs "
+                     f"WHERE logical_date BETWEEN '{first}' AND '{last}' "
+                     "AND job <> 'ingest-orders' GROUP BY logical_date) d", capture=True)
+    out.append((label, "all five: median day span per job", span, "-"))
+    per_job = 1000 * wall_s / (days * len(QUIET_JOBS))
+    out.append((label, "all five, wall time per day and job", f"{per_job:.1f}", "-"))
+    return out
 
 
 def main():
@@ -228,8 +267,14 @@ def main():
     table = ["| size | scenario | rows | seconds | rows/s | COPY baseline s | ratio "
              "| write floor s | ratio to floor | peak MiB |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    quiet_table = ["| size | days | job | median ms per day | max ms |", "|---:|---|---|---:|---:|"]
     for size in sizes:
-        for label, n, s, base, floor, mib in run_size(server, size, size == min(sizes)):
+        rows, quiet = run_size(server, size, size == min(sizes))
+        for label, job, median, largest in quiet:
+            line = f"| {size:,} | {label} | {job} | {median} | {largest} |"
+            quiet_table.append(line)
+            print(line, flush=True)
+        for label, n, s, base, floor, mib in rows:
             ratio = f"{s / base:.2f}x" if base else "-"
             base_s = f"{base:.2f}" if base else "-"
             floor_ratio = f"{s / floor:.2f}x" if floor else "-"
@@ -242,7 +287,10 @@ def main():
     cpu = os.cpu_count()
     header = (f"subsweep benchmark, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
               f"{cpu} cores, database: {'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded'}\n\n")
-    text = header + "\n".join(table) + "\n"
+    text = (header + "\n".join(table) + "\n\nA quiet day, per job (inside its ledger row; the "
+            "last two rows of each set: the median day from its first job's start to its last job's end, "
+            "and the backfill's wall time, per day and job):\n\n"
+            + "\n".join(quiet_table) + "\n")
     (ROOT / "bench" / "results.md").write_text(text)
     print("\n" + text)
 

@@ -14,6 +14,18 @@ pub fn write_atomically<F>(path: &Path, write: F) -> io::Result<()>
 where
     F: FnOnce(&mut dyn Write) -> io::Result<()>,
 {
+    replace(path, write)?;
+    sync_folder(path)
+}
+
+/// Replaces `path` whole like [`write_atomically`], except the last step: the rename is not
+/// yet durable until [`sync_folder`] runs for the file's folder. For several files of one
+/// folder written together (a day's reports): one folder sync for all of them instead of one
+/// each. The caller must sync the folder before it reports the files written.
+pub fn replace<F>(path: &Path, write: F) -> io::Result<()>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::other(format!("{} has no folder", path.display())))?;
@@ -35,15 +47,22 @@ where
             .map_err(|e| named(e.into_error(), "cannot write", path))?;
         file.sync_all()
             .map_err(|e| named(e, "cannot write", path))?;
-        fs::rename(&temp, path).map_err(|e| named(e, "cannot replace", path))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| named(e, "cannot sync the folder", dir))
+        fs::rename(&temp, path).map_err(|e| named(e, "cannot replace", path))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
     result
+}
+
+/// Makes the renames [`replace`] did in `path`'s folder durable (fsync of the folder).
+pub fn sync_folder(path: &Path) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other(format!("{} has no folder", path.display())))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| named(e, "cannot sync the folder", dir))
 }
 
 /// [`write_atomically`] for a CSV file under the output folder: with `bom`, the file starts
@@ -52,7 +71,17 @@ pub fn write_csv_atomically<F>(path: &Path, bom: bool, write: F) -> io::Result<(
 where
     F: FnOnce(&mut dyn Write) -> io::Result<()>,
 {
-    write_atomically(path, |out| {
+    replace_csv(path, bom, write)?;
+    sync_folder(path)
+}
+
+/// [`replace`] for a CSV file, with `bom` as in [`write_csv_atomically`]: the folder still
+/// needs [`sync_folder`].
+pub fn replace_csv<F>(path: &Path, bom: bool, write: F) -> io::Result<()>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
+    replace(path, |out| {
         if bom {
             out.write_all(BOM)?;
         }

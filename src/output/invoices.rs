@@ -153,13 +153,14 @@ impl From<RowError> for LinesError {
     }
 }
 
-impl<'a> From<&'a InvoiceLineRow> for LineValues<'a> {
-    fn from(r: &'a InvoiceLineRow) -> Self {
+impl<'a> LineValues<'a> {
+    /// The values of line `r` on invoice `invoice_number`.
+    fn of(r: &'a InvoiceLineRow, invoice_number: &'a str) -> Self {
         LineValues {
             customer_id: &r.customer_id,
             customer_name: &r.customer_name,
             customer_country: &r.customer_country,
-            invoice_number: &r.invoice_number,
+            invoice_number,
             order_id: &r.order_id,
             subscription_id: &r.subscription_id,
             parent_subscription_id: &r.parent_subscription_id,
@@ -182,9 +183,11 @@ impl<'a> From<&'a InvoiceLineRow> for LineValues<'a> {
 }
 
 /// Writes invoice-lines.csv from `rows` (the period's lines, as
-/// [`crate::store::invoices::read_period_lines`] streams them) and checks them against
-/// `invoices`: every invoice must get exactly its stored line count and total, and no line may
-/// belong to another invoice. Returns the number of lines.
+/// [`crate::store::invoices::read_period_lines`] streams them, by customer) and checks them
+/// against `invoices`: each line goes on its customer's invoice (a line whose customer has no
+/// invoice of the period is not written), the invoice numbers must never go backwards (the file
+/// is in invoice order), and every invoice must get exactly its stored line count and total.
+/// Returns the number of lines.
 pub fn write_lines(
     out: &mut dyn Write,
     rows: impl IntoIterator<Item = Result<InvoiceLineRow, RowError>>,
@@ -193,40 +196,44 @@ pub fn write_lines(
 ) -> Result<u64, LinesError> {
     let mut csv = csv::Writer::from_writer(out);
     csv.write_record(LINE_HEADER)?;
-    let mut written: HashMap<&str, (i64, Decimal)> = invoices
+    let of_customer: HashMap<&str, usize> = invoices
         .iter()
-        .map(|i| (i.invoice_number.as_str(), (0, Decimal::ZERO)))
+        .enumerate()
+        .map(|(n, i)| (i.customer_id.as_str(), n))
         .collect();
+    let mut written: Vec<(i64, Decimal)> = vec![(0, Decimal::ZERO); invoices.len()];
+    let mut previous: Option<&str> = None;
     let partner = cells::text(partner_id);
     let mut count = 0u64;
     for row in rows {
         let row = row?;
+        let Some(&n) = of_customer.get(row.customer_id.as_str()) else {
+            continue;
+        };
         count += 1;
         let bad = |problem: String| LinesError::BadValue {
             row: count,
             problem,
         };
-        let values = LineValues::from(&row);
-        let cells = line_cells(&partner, &values).map_err(bad)?;
-        let invoice = values.invoice_number;
-        match written.get_mut(invoice) {
-            Some((lines, total)) => {
-                *lines += 1;
-                // Sum what the file says, not what the database holds.
-                *total += cells[18]
-                    .parse::<Decimal>()
-                    .expect("a formatted amount parses back");
-            }
-            None => {
-                return Err(bad(format!(
-                    "invoice {invoice} is not an invoice of this period"
-                )));
-            }
+        let invoice = invoices[n].invoice_number.as_str();
+        if previous.is_some_and(|p| p > invoice) {
+            return Err(bad(format!(
+                "invoice {invoice} comes after {}: the lines are not in invoice order",
+                previous.unwrap_or_default()
+            )));
         }
+        previous = Some(invoice);
+        let values = LineValues::of(&row, invoice);
+        let cells = line_cells(&partner, &values).map_err(bad)?;
+        let (lines, total) = &mut written[n];
+        *lines += 1;
+        // Sum what the file says, not what the database holds.
+        *total += cells[18]
+            .parse::<Decimal>()
+            .expect("a formatted amount parses back");
         csv.write_record(&cells)?;
     }
-    for invoice in invoices {
-        let (lines, total) = written[invoice.invoice_number.as_str()];
+    for (invoice, &(lines, total)) in invoices.iter().zip(&written) {
         if lines != i64::from(invoice.line_count) || total != invoice.total {
             return Err(LinesError::ControlTotals {
                 invoice: invoice.invoice_number.clone(),
@@ -278,7 +285,7 @@ mod tests {
         }
     }
 
-    const ROW: &str = "C1,=Name,US,INV-202603-000001,O1,O1-1,,OF1,Offer,Pub,Cycle fee,\
+    const ROW: &str = "C1,=Name,US,O1,O1-1,,OF1,Offer,Pub,Cycle fee,\
                        2026-03-01,2026-03-31,31,31,4.5,2,-9,USD,1,2026-03-01\n";
 
     #[test]
@@ -319,5 +326,45 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, LinesError::ControlTotals { .. }), "{err}");
+    }
+
+    fn of(customer: &str, number: &str, lines: i32, total: Decimal) -> Invoice {
+        Invoice {
+            customer_id: customer.into(),
+            ..invoice(number, lines, total)
+        }
+    }
+
+    #[test]
+    fn each_line_goes_on_its_customers_invoice_in_invoice_order() {
+        let rows = format!(
+            "{ROW}{}{}",
+            ROW.replace("C1,", "C0,"),
+            ROW.replace("C1,", "C2,")
+        );
+        // C0 has no invoice of the period: its line is not written (nor counted).
+        let invoices = [
+            of("C1", "INV-202603-000001", 1, dec!(-9)),
+            of("C2", "INV-202603-000002", 1, dec!(-9)),
+        ];
+        let mut out = Vec::new();
+        let n = write_lines(&mut out, Rows::new(rows.as_bytes()), "P1", &invoices).unwrap();
+        assert_eq!(n, 2);
+        let text = String::from_utf8(out).unwrap();
+        let numbers: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(4).unwrap())
+            .collect();
+        assert_eq!(numbers, ["INV-202603-000001", "INV-202603-000002"]);
+
+        // Numbers that do not follow the customers' order: refused, nothing silently reordered.
+        let swapped = [
+            of("C1", "INV-202603-000002", 1, dec!(-9)),
+            of("C2", "INV-202603-000001", 1, dec!(-9)),
+        ];
+        let err =
+            write_lines(&mut Vec::new(), Rows::new(rows.as_bytes()), "P1", &swapped).unwrap_err();
+        assert!(matches!(err, LinesError::BadValue { row: 2, .. }), "{err}");
     }
 }

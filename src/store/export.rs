@@ -157,13 +157,13 @@ pub fn read_rows<Q: Export, T: ExportRow, R>(
 }
 
 /// One line of a period's invoice-lines export (`invoice_lines.sql`), as the database holds
-/// it: text as stored, `""` for an absent parent.
+/// it: text as stored, `""` for an absent parent. Its invoice is its customer's invoice of the
+/// period (the writer looks it up in the period's stored invoices).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvoiceLineRow {
     pub customer_id: String,
     pub customer_name: String,
     pub customer_country: String,
-    pub invoice_number: String,
     pub order_id: String,
     pub subscription_id: String,
     pub parent_subscription_id: String,
@@ -184,7 +184,7 @@ pub struct InvoiceLineRow {
 }
 
 impl ExportRow for InvoiceLineRow {
-    const FIELDS: usize = 21;
+    const FIELDS: usize = 20;
 
     fn from_record(record: &csv::StringRecord) -> Result<Self, String> {
         let f = |i: usize| &record[i];
@@ -205,24 +205,23 @@ impl ExportRow for InvoiceLineRow {
             customer_id: text(0),
             customer_name: text(1),
             customer_country: text(2),
-            invoice_number: text(3),
-            order_id: text(4),
-            subscription_id: text(5),
-            parent_subscription_id: text(6),
-            offer_id: text(7),
-            offer_name: text(8),
-            publisher_name: text(9),
-            charge_type: text(10),
-            start_date: date(11)?,
-            end_date: date(12)?,
-            billable_days: integer(13)?,
-            period_days: integer(14)?,
-            unit_price: decimal(15)?,
-            quantity: decimal(16)?,
-            amount: decimal(17)?,
-            currency: text(18),
-            billing_months: integer(19)?,
-            posted_on: date(20)?,
+            order_id: text(3),
+            subscription_id: text(4),
+            parent_subscription_id: text(5),
+            offer_id: text(6),
+            offer_name: text(7),
+            publisher_name: text(8),
+            charge_type: text(9),
+            start_date: date(10)?,
+            end_date: date(11)?,
+            billable_days: integer(12)?,
+            period_days: integer(13)?,
+            unit_price: decimal(14)?,
+            quantity: decimal(15)?,
+            amount: decimal(16)?,
+            currency: text(17),
+            billing_months: integer(18)?,
+            posted_on: date(19)?,
         })
     }
 }
