@@ -63,14 +63,7 @@ pub fn posted_for_families(
             subscriptions::table
                 .on(subscriptions::subscription_id.eq(charge_lines::subscription_id)),
         )
-        // A base is its own family, found by its key; the family index holds add-ons only.
-        .filter(
-            subscriptions::subscription_id.eq_any(family_ids).or(
-                subscriptions::parent_subscription_id
-                    .is_not_null()
-                    .and(subscriptions::family_id.eq_any(family_ids)),
-            ),
-        )
+        .filter(subscriptions::family_id.eq_any(family_ids))
         .order(charge_lines::line_id)
         .select((subscriptions::family_id, LineRow::as_select()))
         .load(conn)?;

@@ -5,9 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, Utc};
 use diesel::dsl::max;
-use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::Bool;
 use diesel::upsert::excluded;
 
 use super::cursor::Cursor;
@@ -81,17 +79,8 @@ pub fn due_members(
         }
         Step::Orders => return Ok(None),
     };
-    // A base is its own family, found by its key; the family index holds add-ons only. Not
-    // materialized: the planner then sees how many families are due (a hash join on a
-    // rollover day, key lookups on a quiet one).
-    let select = format!(
-        "WITH due AS NOT MATERIALIZED ({due}) \
-         SELECT * FROM subscriptions WHERE subscription_id IN (SELECT family_id FROM due) \
-         UNION ALL \
-         SELECT * FROM subscriptions \
-         WHERE parent_subscription_id IS NOT NULL AND family_id IN (SELECT family_id FROM due) \
-         ORDER BY family_id"
-    );
+    let select =
+        format!("SELECT * FROM subscriptions WHERE family_id IN ({due}) ORDER BY family_id");
     let cursor = Cursor::open(conn, "due_members", &select, |declare| {
         let declare = declare.bind::<Date, _>(day);
         match moment.step {
@@ -106,24 +95,10 @@ pub fn due_members(
     Ok(Some(cursor))
 }
 
-/// The members of these families: each base by its key (a base is its own family), the add-ons
-/// by the family index, which holds add-ons only (migration `2026-12-22-000002`).
-fn in_families(
-    family_ids: &[String],
-) -> Box<dyn BoxableExpression<subscriptions::table, Pg, SqlType = Bool> + '_> {
-    Box::new(
-        subscriptions::subscription_id
-            .eq_any(family_ids)
-            .or(subscriptions::parent_subscription_id
-                .is_not_null()
-                .and(subscriptions::family_id.eq_any(family_ids))),
-    )
-}
-
 /// The families with these ids.
 pub fn load(conn: &mut PgConnection, family_ids: &[String]) -> QueryResult<Vec<Family>> {
     let rows = subscriptions::table
-        .filter(in_families(family_ids))
+        .filter(subscriptions::family_id.eq_any(family_ids))
         .select(SubscriptionRow::as_select())
         .load(conn)?;
     Ok(assemble(rows))
