@@ -252,7 +252,9 @@ def run_size(server, orders, with_backfill, citus=None):
     copy_out, _ = timed(lambda: psql(
         url, "\\copy (SELECT l.*, c.name, c.country, s.order_id, s.parent_subscription_id, "
              "s.offer_id, o.name, o.publisher_name FROM charge_lines l "
-             "JOIN customers c USING (customer_id) JOIN subscriptions s USING (subscription_id) "
+             "JOIN customers c USING (customer_id) "
+             "JOIN subscriptions s ON s.subscription_id = l.subscription_id "
+             "AND s.customer_id = l.customer_id "
              "JOIN offers o ON o.offer_id = s.offer_id "
              f"WHERE l.invoice_period_start = '{period}' ORDER BY l.customer_id, l.subscription_id, "
              f"l.posted_on, l.start_date, l.line_id) TO '{out_file}' CSV HEADER"))

@@ -1,9 +1,10 @@
 //! `[database] citus = true`: the schema distributed on a Citus coordinator, after the
 //! migrations. The tables that grow with the business are distributed by `customer_id` and
 //! co-located (a customer's subscriptions, applied events, lines and invoices share a shard);
-//! the catalog is made of reference tables (a copy on every node); intake and the invoice runs
-//! stay on the coordinator, in Citus's metadata so that queries can join them with the shards;
-//! the job machinery stays plain tables of the coordinator. ARCHITECTURE.md
+//! the catalog is made of reference tables (a copy on every node); every other table (intake,
+//! the invoice runs, the job machinery) stays a plain table of the coordinator, which Citus
+//! joins with the shards by bringing the needed rows of one side to the other (this needs the
+//! coordinator registered in the cluster, `citus_set_coordinator_host`). ARCHITECTURE.md
 //! ("Scaling out on Citus") says why each table is where it is.
 //!
 //! Every step is skipped when it is already done, so it runs on every connection at the cost
@@ -20,9 +21,6 @@ use diesel::sql_types::{Bool, Text};
 pub enum Placement {
     /// A copy on every node: small, read by the rules and joined by every shard.
     Reference,
-    /// On the coordinator, in Citus's metadata so that queries may join it with distributed
-    /// tables (the join's other side comes to the coordinator).
-    Coordinator,
     /// Hash-distributed by `customer_id`, co-located with `subscriptions`.
     ByCustomer,
 }
@@ -32,7 +30,6 @@ impl Placement {
     fn citus_type(self) -> &'static str {
         match self {
             Placement::Reference => "reference",
-            Placement::Coordinator => "local",
             Placement::ByCustomer => "distributed",
         }
     }
@@ -40,15 +37,14 @@ impl Placement {
 
 /// The tables Citus is told about, in the order they are placed (a referenced table before
 /// the tables referencing it; `subscriptions` first of the distributed ones, as the others
-/// are co-located with it). Tables not named (job_runs, state_clock, output_owner and
-/// diesel's own) stay plain tables of the coordinator.
-pub const PLACEMENTS: [(&str, Placement); 10] = [
+/// are co-located with it). Tables not named (inbox_files, staged_events, rejected_rows,
+/// invoice_runs, job_runs, state_clock, output_owner and diesel's own) stay plain tables of the
+/// coordinator. (In Citus's metadata as "citus local" tables they would be read by Citus's
+/// local execution, after which a transaction cannot ANALYZE them, as apply-orders does after
+/// a big intake.)
+pub const PLACEMENTS: [(&str, Placement); 6] = [
     ("offers", Placement::Reference),
     ("customers", Placement::Reference),
-    ("invoice_runs", Placement::Coordinator),
-    ("inbox_files", Placement::Coordinator),
-    ("staged_events", Placement::Coordinator),
-    ("rejected_rows", Placement::Coordinator),
     ("subscriptions", Placement::ByCustomer),
     ("applied_events", Placement::ByCustomer),
     ("charge_lines", Placement::ByCustomer),
@@ -130,16 +126,13 @@ fn place_all(conn: &mut PgConnection) -> Result<usize, CitusError> {
     let mut ran = 0;
     for (table, placement) in PLACEMENTS {
         // Read again before each step: placing one table can bring others into Citus's
-        // metadata (a table referencing a reference table becomes a coordinator table).
+        // metadata (a table referencing a reference table becomes a "citus local" one).
         let now = table_types(conn)?;
         if now.get(table).map(String::as_str) == Some(placement.citus_type()) {
             continue;
         }
         let step = match placement {
             Placement::Reference => "SELECT create_reference_table($1::regclass)",
-            Placement::Coordinator => {
-                "SELECT citus_add_local_table_to_metadata($1::regclass, cascade_via_foreign_keys => true)"
-            }
             Placement::ByCustomer => {
                 "SELECT create_distributed_table($1::regclass, 'customer_id', \
                  colocate_with => CASE WHEN $1 = 'subscriptions' THEN 'default' \
