@@ -4,6 +4,13 @@ measured in the same run, with the peak memory of each subsweep process.
 
     python3 bench/run.py                   # 100k and 1M orders (about 10-20 minutes)
     python3 bench/run.py --sizes 20000     # a quick look
+    python3 bench/run.py --citus           # the same on a local Citus cluster beside one server
+
+With --citus every size runs twice in the same run: on one server, then on a Citus coordinator
+with two workers (`cluster.sh start` under target/bench/citus-pg, port SUBSWEEP_CITUS_PORT or
+5460; or the running coordinator SUBSWEEP_CITUS_URL names, workers on the next two ports) with
+`[database] citus = true`. The Citus scripts are found through SUBSWEEP_CITUS_SRC or a
+shared/citus folder beside the repository or above it. Results go to bench/results-citus.md.
 
 It uses DATABASE_URL when set (a server reachable by psql too), otherwise the embedded
 cluster under target/bench/pg. Results are printed and written to bench/results.md.
@@ -110,12 +117,59 @@ COPY_TABLE = ("CREATE UNLOGGED TABLE copy_baseline (" +
               ", ".join(f"c{i} text" for i in range(13)) + ")")
 
 
-def prepare(server, name, home, orders):
-    """A fresh database and workspace with the generated data set loaded and in the inbox."""
-    admin = db_url(server, "postgres")
-    psql(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    psql(admin, f"CREATE DATABASE {name}")
-    url = db_url(server, name)
+def citus_scripts():
+    """The folder holding Citus's install.sh and cluster.sh."""
+    env = os.environ.get("SUBSWEEP_CITUS_SRC", "").strip()
+    candidates = [Path(env)] if env else []
+    candidates += [p / "shared" / "citus" for p in ROOT.parents]
+    for folder in candidates:
+        if (folder / "cluster.sh").is_file():
+            return folder
+    sys.exit("--citus: no cluster.sh found (set SUBSWEEP_CITUS_SRC to the Citus scripts' folder)")
+
+
+class Citus:
+    """A local Citus cluster: a coordinator and two workers on ports PORT..PORT+2."""
+
+    def __init__(self):
+        self.scripts = citus_scripts()
+        self.dir = WORK / "citus-pg"
+        url = os.environ.get("SUBSWEEP_CITUS_URL", "").strip()
+        self.started = not url
+        if url:
+            self.port = int(url.split("@")[-1].split("/")[0].rsplit(":", 1)[1])
+        else:
+            self.port = int(os.environ.get("SUBSWEEP_CITUS_PORT", "5460"))
+            sh(["bash", str(self.scripts / "install.sh")], stdout=subprocess.DEVNULL)
+            sh(["bash", str(self.scripts / "cluster.sh"), "start", str(self.dir), str(self.port)],
+               stdout=subprocess.DEVNULL)
+
+    def create(self, name):
+        """A database on every node with citus and the workers registered; its URL."""
+        self.drop(name)
+        out = sh(["bash", str(self.scripts / "cluster.sh"), "db", str(self.dir), name,
+                  str(self.port)], capture_output=True, text=True)
+        return out.stdout.strip().splitlines()[-1]
+
+    def drop(self, name):
+        sh(["bash", str(self.scripts / "cluster.sh"), "dropdb", str(self.dir), name,
+            str(self.port)], stdout=subprocess.DEVNULL)
+
+    def stop(self):
+        if self.started:
+            sh(["bash", str(self.scripts / "cluster.sh"), "stop", str(self.dir)])
+
+
+def prepare(server, name, home, orders, citus=None):
+    """A fresh database and workspace with the generated data set loaded and in the inbox;
+    on the Citus cluster when `citus` is given."""
+    if citus is None:
+        admin = db_url(server, "postgres")
+        psql(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        psql(admin, f"CREATE DATABASE {name}")
+        url = db_url(server, name)
+    else:
+        url = citus.create(name)
     shutil.rmtree(home, ignore_errors=True)
     data = home / "data"
     sh([str(BIN), "generate", "--customers", str(max(orders // 10, 1)), "--orders", str(orders),
@@ -124,7 +178,8 @@ def prepare(server, name, home, orders):
     config = home / "jobs.toml"
     config.write_text(f'[partner]\nid = "{PARTNER}"\ntype = "direct_bill"\n'
                       '[intake]\ninbox = "data/inbox"\narchive = "archive"\nfailed = "failed"\n'
-                      'settle_seconds = 0\n[output]\ndir = "out"\n')
+                      'settle_seconds = 0\n[output]\ndir = "out"\n'
+                      + ('[database]\ncitus = true\n' if citus else ''))
     sh([str(BIN), "--config", str(config), "--database-url", url, "migrate"],
        stdout=subprocess.DEVNULL)
     for command, file in (("load-catalog", "offers.csv"), ("load-customers", "customers.csv")):
@@ -133,10 +188,10 @@ def prepare(server, name, home, orders):
     return url, config, data
 
 
-def run_size(server, orders, with_backfill):
-    name = f"subsweep_bench_{orders}"
-    home = WORK / f"n{orders}"
-    url, config, data = prepare(server, name, home, orders)
+def run_size(server, orders, with_backfill, citus=None):
+    name = f"subsweep_bench_{orders}" + ("_citus" if citus else "")
+    home = WORK / (f"n{orders}" + ("-citus" if citus else ""))
+    url, config, data = prepare(server, name, home, orders, citus)
     order_file = next((data / "inbox").glob("*.csv"))
 
     rows = []
@@ -202,7 +257,9 @@ def run_size(server, orders, with_backfill):
     copy_out, _ = timed(lambda: psql(
         url, "\\copy (SELECT l.*, c.name, c.country, s.order_id, s.parent_subscription_id, "
              "s.offer_id, o.name, o.publisher_name FROM charge_lines l "
-             "JOIN customers c USING (customer_id) JOIN subscriptions s USING (subscription_id) "
+             "JOIN customers c USING (customer_id) "
+             "JOIN subscriptions s ON s.subscription_id = l.subscription_id "
+             "AND s.customer_id = l.customer_id "
              "JOIN offers o ON o.offer_id = s.offer_id "
              f"WHERE l.invoice_period_start = '{period}' ORDER BY l.customer_id, l.subscription_id, "
              f"l.posted_on, l.start_date, l.line_id) TO '{out_file}' CSV HEADER"))
@@ -211,7 +268,7 @@ def run_size(server, orders, with_backfill):
 
     if with_backfill:
         # e: a 365-day backfill of the same data set, on a fresh database and workspace.
-        e_url, e_config, _ = prepare(server, f"{name}_e", home / "e", orders)
+        e_url, e_config, _ = prepare(server, f"{name}_e", home / "e", orders, citus)
         end = START + dt.timedelta(days=364)
         # The year runs past today: a simulation, so the future-date guard is lifted.
         s, mib = subsweep(e_config, e_url, "backfill", "--from", str(START), "--to", str(end),
@@ -257,6 +314,10 @@ def quiet_day(url, first, last, wall_s, days, label="quiet days before the rollo
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--citus", action="store_true",
+                        help="also run every size on a local Citus cluster, beside one server")
+    parser.add_argument("--no-backfill", action="store_true",
+                        help="skip scenario e (the 365-day backfill)")
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     sh(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
@@ -264,14 +325,24 @@ def main():
         sys.exit("psql is needed for the COPY baselines (apt install postgresql-client)")
     WORK.mkdir(parents=True, exist_ok=True)
     server = server_url()
+    citus = Citus() if args.citus else None
+    engines = [("one server", None)] + ([("citus", citus)] if citus else [])
     table = ["| size | scenario | rows | seconds | rows/s | COPY baseline s | ratio "
              "| write floor s | ratio to floor | peak MiB |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     quiet_table = ["| size | days | job | median ms per day | max ms |", "|---:|---|---|---:|---:|"]
-    for size in sizes:
-        rows, quiet = run_size(server, size, size == min(sizes))
+    if citus:
+        for t in (table, quiet_table):
+            t[0] = "| engine " + t[0]
+            t[1] = "|---" + t[1]
+    runs = [(size, engine, cluster) for size in sizes for engine, cluster in engines]
+    for size, engine, cluster in runs:
+        backfill = size == min(sizes) and not args.no_backfill
+        rows, quiet = run_size(server, size, backfill, cluster)
         for label, job, median, largest in quiet:
             line = f"| {size:,} | {label} | {job} | {median} | {largest} |"
+            if citus:
+                line = f"| {engine} " + line
             quiet_table.append(line)
             print(line, flush=True)
         for label, n, s, base, floor, mib in rows:
@@ -282,16 +353,23 @@ def main():
             mib_s = f"{mib:.0f}" if mib is not None else "-"
             line = (f"| {size:,} | {label} | {n:,} | {s:.2f} | {n / s:,.0f} | {base_s} | {ratio} "
                     f"| {floor_s} | {floor_ratio} | {mib_s} |")
+            if citus:
+                line = f"| {engine} " + line
             table.append(line)
             print(line, flush=True)
     cpu = os.cpu_count()
     header = (f"subsweep benchmark, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
               f"{cpu} cores, database: {'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded'}\n\n")
+    if citus:
+        header = header.replace("\n\n", ", citus: a coordinator and 2 workers on the same "
+                                "machine (COPY baselines and floors: local tables of the "
+                                "coordinator)\n\n")
+        citus.stop()
     text = (header + "\n".join(table) + "\n\nA quiet day, per job (inside its ledger row; the "
             "last two rows of each set: the median day from its first job's start to its last job's end, "
             "and the backfill's wall time, per day and job):\n\n"
             + "\n".join(quiet_table) + "\n")
-    (ROOT / "bench" / "results.md").write_text(text)
+    (ROOT / "bench" / ("results-citus.md" if citus else "results.md")).write_text(text)
     print("\n" + text)
 
 

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use diesel::PgConnection;
 
-use crate::config::Config;
-use crate::error::Result;
+use crate::config::{Config, ConfigError};
+use crate::error::{Error, Result};
+use crate::store::citus::CitusError;
 use crate::store::{self, DatabaseLocation};
 
 /// A loaded configuration and where its database is.
@@ -30,8 +31,38 @@ impl App {
         Ok(App { config, database })
     }
 
-    /// A connection to a database whose schema is up to date.
+    /// A connection to a database whose schema is up to date (and distributed, with
+    /// `[database] citus = true`).
     pub fn connect(&self) -> Result<PgConnection> {
-        Ok(store::connect_and_migrate(&self.database.url())?)
+        let mut conn = store::connect_and_migrate(&self.database.url())?;
+        self.distribute(&mut conn)?;
+        Ok(conn)
+    }
+
+    /// With `[database] citus = true`, places the tables on the Citus cluster (nothing when
+    /// already done; nothing at all without the setting); returns how many steps ran. A
+    /// server without the citus extension is a configuration error (exit 78).
+    pub fn distribute(&self, conn: &mut PgConnection) -> Result<usize> {
+        if !self.config.database.citus {
+            return Ok(0);
+        }
+        store::citus::distribute(conn).map_err(|e| match e {
+            CitusError::NoExtension => Error::Config(ConfigError::Invalid {
+                path: self.config.path.clone(),
+                message: format!(
+                    "[database] citus = true, but the server of {} has no citus extension in \
+                     this database: create it on the coordinator and every worker and register \
+                     the workers (see README, \"Running on Citus\"), or remove citus = true",
+                    self.database.describe()
+                ),
+            }),
+            CitusError::Database(e) => Error::Connect(store::ConnectError::Migration {
+                url: self.database.describe(),
+                message: format!(
+                    "distributing the schema on Citus failed: {}",
+                    store::one_line(&e.to_string())
+                ),
+            }),
+        })
     }
 }

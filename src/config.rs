@@ -47,6 +47,9 @@ pub struct DatabaseConfig {
     pub url: Option<String>,
     /// Where the embedded cluster lives when no URL is given.
     pub data_dir: PathBuf,
+    /// `citus = true`: the database is a Citus coordinator; migrating distributes the schema
+    /// (`store::citus`).
+    pub citus: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +135,8 @@ struct DatabaseSection {
     url: Option<String>,
     #[serde(default = "default_data_dir")]
     data_dir: String,
+    #[serde(default)]
+    citus: bool,
 }
 
 impl Default for DatabaseSection {
@@ -139,6 +144,7 @@ impl Default for DatabaseSection {
         DatabaseSection {
             url: None,
             data_dir: default_data_dir(),
+            citus: false,
         }
     }
 }
@@ -454,6 +460,7 @@ impl Config {
             database: DatabaseConfig {
                 url: file.database.url,
                 data_dir: resolve(&file.database.data_dir),
+                citus: file.database.citus,
             },
             intake: IntakeConfig {
                 inbox: resolve(&file.intake.inbox),
@@ -524,6 +531,10 @@ mod tests {
         );
         assert_eq!(config.billing, BillingConfig::default());
         assert!(!config.output_bom);
+        assert!(
+            !config.database.citus,
+            "one server unless citus = true is written"
+        );
         assert_eq!(
             config.serve.listen, None,
             "no endpoint unless one is written"

@@ -328,11 +328,22 @@ fn run(cli: Cli) -> Result<Exit> {
             let app = App::open(&cli.config, url)?;
             let mut conn = store::connect(&app.database.url())?;
             let ran = store::migrate(&mut conn).map_err(Error::Other)?;
+            let placed = app.distribute(&mut conn)?;
             writeln!(
                 out,
                 "{ran} migration(s) applied to {}",
                 app.database.describe()
             )?;
+            if app.config.database.citus {
+                writeln!(
+                    out,
+                    "citus: {placed} table(s) placed ({} tables distributed by customer_id)",
+                    store::citus::PLACEMENTS
+                        .iter()
+                        .filter(|(_, p)| *p == store::citus::Placement::ByCustomer)
+                        .count()
+                )?;
+            }
             Ok(Exit::Done)
         }
         Command::LoadCatalog { file } => {

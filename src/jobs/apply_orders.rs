@@ -103,6 +103,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
                 event_id: a.event.event_id,
                 subscription_id: a.subscription_id.clone(),
                 family_id: a.family_id.clone(),
+                customer_id: customer_of(&a.subscription_id),
                 applied_on: date,
                 retention_days: a.event.retention_days.map(|r| r as i32),
             })

@@ -60,8 +60,9 @@ pub fn posted_for_families(
 ) -> QueryResult<HashMap<String, Vec<PostedLine>>> {
     let rows: Vec<(String, LineRow)> = charge_lines::table
         .inner_join(
-            subscriptions::table
-                .on(subscriptions::subscription_id.eq(charge_lines::subscription_id)),
+            subscriptions::table.on(subscriptions::subscription_id
+                .eq(charge_lines::subscription_id)
+                .and(subscriptions::customer_id.eq(charge_lines::customer_id))),
         )
         .filter(subscriptions::family_id.eq_any(family_ids))
         .order(charge_lines::line_id)

@@ -73,8 +73,10 @@ impl OrdersMark {
 
 /// Streams the events pending on `date` (dated on or before it, neither applied nor rejected)
 /// in application order: (event time, order_id, line). Must run inside a transaction. `mark`
-/// narrows the search to the events staged or dated after what earlier runs took; the NOT
-/// EXISTS checks stay the rule.
+/// narrows the search to the events staged or dated after what earlier runs took; the
+/// anti-joins stay the rule (written as LEFT JOIN … IS NULL, which PostgreSQL plans as NOT
+/// EXISTS and Citus can also run between the coordinator's staged rows and the distributed
+/// applied events).
 pub fn pending(
     conn: &mut PgConnection,
     date: NaiveDate,
@@ -94,9 +96,10 @@ pub fn pending(
                     s.offer_id, s.quantity, s.subscription_id, s.base_subscription_id, \
                     s.auto_renew, s.reason, s.raw \
              FROM staged_events s \
+             LEFT JOIN applied_events a ON a.event_id = s.event_id \
+             LEFT JOIN rejected_rows r ON r.event_id = s.event_id \
              WHERE s.event_date <= $1 {since_mark} \
-               AND NOT EXISTS (SELECT 1 FROM applied_events a WHERE a.event_id = s.event_id) \
-               AND NOT EXISTS (SELECT 1 FROM rejected_rows r WHERE r.event_id = s.event_id) \
+               AND a.event_id IS NULL AND r.event_id IS NULL \
              ORDER BY s.event_time, s.order_id, s.line"
         ),
         |declare| {
@@ -118,6 +121,8 @@ pub struct NewApplied {
     pub event_id: i64,
     pub subscription_id: String,
     pub family_id: String,
+    /// The customer of the subscription (the key Citus distributes the table by).
+    pub customer_id: String,
     pub applied_on: NaiveDate,
     pub retention_days: Option<i32>,
 }

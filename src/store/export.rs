@@ -4,7 +4,10 @@
 //!
 //! diesel's `copy_to` takes a static target (a table, or here a query whose SQL is a constant),
 //! and COPY takes no bind parameters, so the one parameter an export needs (a date) travels in
-//! a session setting, `subsweep.export_param`, which the SQL reads with `current_setting`.
+//! a session setting, `subsweep.export_param`, which the SQL reads as
+//! `(SELECT current_setting('subsweep.export_param')::date)`: a scalar subquery, which
+//! PostgreSQL evaluates once and Citus evaluates on the coordinator (the workers' sessions do
+//! not have the setting).
 
 use std::io::{self, BufRead};
 use std::marker::PhantomData;

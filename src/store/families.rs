@@ -234,7 +234,7 @@ pub fn update_state(conn: &mut PgConnection, subs: &[&Subscription]) -> QueryRes
         let rows: Vec<SubscriptionRow> = chunk.iter().map(|s| SubscriptionRow::from(*s)).collect();
         written += diesel::insert_into(subscriptions::table)
             .values(&rows)
-            .on_conflict(s::subscription_id)
+            .on_conflict((s::subscription_id, s::customer_id))
             .do_update()
             .set((
                 s::status.eq(excluded(s::status)),

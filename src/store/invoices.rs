@@ -42,6 +42,7 @@ pub fn customer_totals(
                 count(*) FILTER (WHERE s.subscription_id IS NULL) AS orphan_lines \
          FROM charge_lines l \
          LEFT JOIN subscriptions s ON s.subscription_id = l.subscription_id \
+           AND s.customer_id = l.customer_id \
          WHERE l.invoice_period_start = $1 \
          GROUP BY l.customer_id \
          ORDER BY l.customer_id COLLATE \"C\"",
@@ -101,7 +102,7 @@ pub fn stored(
     period_start: NaiveDate,
 ) -> QueryResult<Vec<(Invoice, String)>> {
     invoices::table
-        .inner_join(customers::table)
+        .inner_join(customers::table.on(customers::customer_id.eq(invoices::customer_id)))
         .filter(invoices::period_start.eq(period_start))
         .order(invoices::invoice_number)
         .select((Invoice::as_select(), customers::name))

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod charges;
+pub mod citus;
 pub mod clock;
 pub mod cursor;
 pub mod demo;

@@ -124,9 +124,9 @@ struct Count {
 pub fn pending_events(conn: &mut PgConnection, through: NaiveDate) -> QueryResult<i64> {
     Ok(diesel::sql_query(
         "SELECT count(*) AS n FROM staged_events s \
-         WHERE s.event_date <= $1 \
-           AND NOT EXISTS (SELECT 1 FROM applied_events a WHERE a.event_id = s.event_id) \
-           AND NOT EXISTS (SELECT 1 FROM rejected_rows r WHERE r.event_id = s.event_id)",
+         LEFT JOIN applied_events a ON a.event_id = s.event_id \
+         LEFT JOIN rejected_rows r ON r.event_id = s.event_id \
+         WHERE s.event_date <= $1 AND a.event_id IS NULL AND r.event_id IS NULL",
     )
     .bind::<Date, _>(through)
     .get_result::<Count>(conn)?

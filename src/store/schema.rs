@@ -1,17 +1,18 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
-    applied_events (event_id) {
+    applied_events (event_id, customer_id) {
         event_id -> Int8,
         subscription_id -> Text,
         family_id -> Text,
         applied_on -> Date,
         retention_days -> Nullable<Int4>,
+        customer_id -> Text,
     }
 }
 
 diesel::table! {
-    charge_lines (line_id) {
+    charge_lines (line_id, customer_id) {
         line_id -> Int8,
         subscription_id -> Text,
         customer_id -> Text,
@@ -67,7 +68,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    invoices (invoice_number) {
+    invoices (invoice_number, customer_id) {
         invoice_number -> Text,
         customer_id -> Text,
         period_start -> Date,
@@ -176,7 +177,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    subscriptions (subscription_id) {
+    subscriptions (subscription_id, customer_id) {
         subscription_id -> Text,
         family_id -> Text,
         parent_subscription_id -> Nullable<Text>,
@@ -211,8 +212,6 @@ diesel::table! {
 }
 
 diesel::joinable!(applied_events -> staged_events (event_id));
-diesel::joinable!(invoices -> customers (customer_id));
-diesel::joinable!(invoices -> invoice_runs (period_start));
 diesel::joinable!(rejected_rows -> inbox_files (file_id));
 diesel::joinable!(rejected_rows -> staged_events (event_id));
 

@@ -26,8 +26,9 @@ pub fn pending_groups(
     diesel::sql_query(
         "SELECT count(*) AS events, min(s.event_date) AS first, max(s.event_date) AS last \
          FROM staged_events s \
-         WHERE NOT EXISTS (SELECT 1 FROM applied_events a WHERE a.event_id = s.event_id) \
-           AND NOT EXISTS (SELECT 1 FROM rejected_rows r WHERE r.event_id = s.event_id) \
+         LEFT JOIN applied_events a ON a.event_id = s.event_id \
+         LEFT JOIN rejected_rows r ON r.event_id = s.event_id \
+         WHERE a.event_id IS NULL AND r.event_id IS NULL \
          GROUP BY $1::date IS NOT NULL AND s.event_date > $1::date \
          ORDER BY 2",
     )
