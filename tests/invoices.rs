@@ -748,13 +748,13 @@ fn an_export_failing_part_way_is_an_error_not_a_short_file() {
     let mut b = Books::new();
     let mut seen = String::new();
     let result = b.conn.transaction::<_, diesel::result::Error, _>(|conn| {
-        read_csv::<FailsAtRowThree, _>(conn, "x", |rows| rows.read_to_string(&mut seen))?
+        read_csv::<FailsAtRowThree, _>(conn, d("2026-01-01"), |rows| rows.read_to_string(&mut seen))?
             .map_err(|e| diesel::result::Error::DeserializationError(e.into()))?;
         Ok(())
     });
     assert!(result.is_err(), "read {seen:?} without an error");
     // Outside a transaction the failure could not be seen: refused up front.
-    let outside = read_csv::<FailsAtRowThree, _>(&mut b.conn, "x", |_| ());
+    let outside = read_csv::<FailsAtRowThree, _>(&mut b.conn, d("2026-01-01"), |_| ());
     assert!(outside.is_err());
     // And a good export in a transaction reads everything and leaves the connection usable.
     struct Three;
@@ -766,13 +766,13 @@ fn an_export_failing_part_way_is_an_error_not_a_short_file() {
         .conn
         .transaction::<_, diesel::result::Error, _>(|conn| {
             let mut text = String::new();
-            read_csv::<Three, _>(conn, "p", |rows| rows.read_to_string(&mut text))?.unwrap();
+            read_csv::<Three, _>(conn, d("2026-02-28"), |rows| rows.read_to_string(&mut text))?.unwrap();
             // Left unread on purpose: drained without harm.
-            read_csv::<Three, _>(conn, "q", |_| ())?;
+            read_csv::<Three, _>(conn, d("2026-03-01"), |_| ())?;
             Ok(text)
         })
         .unwrap();
-    assert_eq!(text, "1,p\n2,p\n3,p\n");
+    assert_eq!(text, "1,2026-02-28\n2,2026-02-28\n3,2026-02-28\n");
     assert_eq!(b.count("invoices"), 0);
 }
 

@@ -14,6 +14,6 @@ FROM charge_lines l
 JOIN customers cu ON cu.customer_id = l.customer_id
 JOIN subscriptions s ON s.subscription_id = l.subscription_id AND s.customer_id = l.customer_id
 JOIN offers o ON o.offer_id = s.offer_id
-WHERE l.invoice_period_start = (SELECT current_setting('subsweep.export_param')::date)
+WHERE l.invoice_period_start = current_setting('subsweep.export_param')::date
 ORDER BY l.customer_id COLLATE "C", l.subscription_id COLLATE "C", l.posted_on, l.start_date,
          l.line_id

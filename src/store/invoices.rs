@@ -122,7 +122,7 @@ pub fn read_period_lines<R>(
     period_start: NaiveDate,
     read: impl FnOnce(&mut PeriodLineRows<'_>) -> R,
 ) -> QueryResult<R> {
-    export::read_rows::<PeriodLines, InvoiceLineRow, R>(conn, &period_start.to_string(), read)
+    export::read_rows::<PeriodLines, InvoiceLineRow, R>(conn, period_start, read)
 }
 
 /// The typed rows [`read_period_lines`] streams.

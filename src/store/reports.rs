@@ -17,7 +17,7 @@ impl Export for Rejects {
                r.raw[1], r.raw[2], r.raw[3], r.raw[4], r.raw[5], r.raw[6], r.raw[7], \
                r.raw[8], r.raw[9], r.raw[10], r.raw[11], r.raw[12], r.raw[13] \
         FROM rejected_rows r JOIN inbox_files f ON f.file_id = r.file_id \
-        WHERE r.processed_on = (SELECT current_setting('subsweep.export_param')::date) \
+        WHERE r.processed_on = current_setting('subsweep.export_param')::date \
         ORDER BY f.file_name COLLATE \"C\", r.source_line, r.file_id, r.reject_id";
 }
 
@@ -28,7 +28,7 @@ pub fn rejects<R>(
     date: NaiveDate,
     read: impl FnOnce(&mut dyn BufRead) -> R,
 ) -> QueryResult<R> {
-    export::read_csv::<Rejects, R>(conn, &date.to_string(), read)
+    export::read_csv::<Rejects, R>(conn, date, read)
 }
 
 struct Provisioning;
@@ -42,7 +42,7 @@ impl Export for Provisioning {
         JOIN subscriptions s ON s.subscription_id = a.subscription_id AND s.customer_id = a.customer_id \
         JOIN offers o ON o.offer_id = s.offer_id AND o.publisher = 'isv' \
         LEFT JOIN customers c ON c.customer_id = s.customer_id \
-        WHERE a.applied_on = (SELECT current_setting('subsweep.export_param')::date) \
+        WHERE a.applied_on = current_setting('subsweep.export_param')::date \
         ORDER BY s.subscription_id COLLATE \"C\"";
 }
 
@@ -53,7 +53,7 @@ pub fn provisioning<R>(
     date: NaiveDate,
     read: impl FnOnce(&mut dyn BufRead) -> R,
 ) -> QueryResult<R> {
-    export::read_csv::<Provisioning, R>(conn, &date.to_string(), read)
+    export::read_csv::<Provisioning, R>(conn, date, read)
 }
 
 struct Suspended;
@@ -75,5 +75,5 @@ pub fn suspended<R>(
     date: NaiveDate,
     read: impl FnOnce(&mut dyn BufRead) -> R,
 ) -> QueryResult<R> {
-    export::read_csv::<Suspended, R>(conn, &date.to_string(), read)
+    export::read_csv::<Suspended, R>(conn, date, read)
 }
