@@ -12,9 +12,10 @@ use crate::domain::charges::{ChargeLine, ChargeType};
 use crate::domain::invoicing;
 use crate::domain::posting::{PostedLine, Posting};
 
-#[derive(Queryable, Selectable)]
+/// A stored charge line as the core reads it back (also embedded in `explain`'s rows).
+#[derive(Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = charge_lines, check_for_backend(diesel::pg::Pg))]
-struct LineRow {
+pub(super) struct LineRow {
     line_id: i64,
     subscription_id: String,
     charge_type: String,
@@ -70,27 +71,33 @@ pub fn posted_for_families(
         .load(conn)?;
     let mut out: HashMap<String, Vec<PostedLine>> = HashMap::new();
     for (family, r) in rows {
-        let line = ChargeLine {
-            subscription_id: r.subscription_id,
-            charge_type: r
-                .charge_type
-                .parse()
-                .unwrap_or_else(|e| panic!("stored charge type: {e}")),
-            range: DateRange::new(r.start_date, r.end_date),
-            billable_days: u32::try_from(r.billable_days).expect("stored days are positive"),
-            period_days: u32::try_from(r.period_days).expect("stored days are positive"),
-            unit_price: r.unit_price,
-            quantity: r.quantity,
-            amount: r.amount,
-            cause: r.cause,
-        };
-        out.entry(family).or_default().push(PostedLine {
-            line_id: r.line_id,
-            line,
-            corrects: r.corrects_line_id,
-        });
+        out.entry(family).or_default().push(r.into_posted());
     }
     Ok(out)
+}
+
+impl LineRow {
+    /// The line as the core knows it; a stored value the core never writes is a bug, not input.
+    pub(super) fn into_posted(self) -> PostedLine {
+        PostedLine {
+            line_id: self.line_id,
+            line: ChargeLine {
+                subscription_id: self.subscription_id,
+                charge_type: self
+                    .charge_type
+                    .parse()
+                    .unwrap_or_else(|e| panic!("stored charge type: {e}")),
+                range: DateRange::new(self.start_date, self.end_date),
+                billable_days: u32::try_from(self.billable_days).expect("stored days are positive"),
+                period_days: u32::try_from(self.period_days).expect("stored days are positive"),
+                unit_price: self.unit_price,
+                quantity: self.quantity,
+                amount: self.amount,
+                cause: self.cause,
+            },
+            corrects: self.corrects_line_id,
+        }
+    }
 }
 
 /// Start dates of the invoice periods already emitted.

@@ -5,11 +5,9 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Text};
-use rust_decimal::Decimal;
 
 use super::events::{self, StagedRow};
 use super::schema::{applied_events, inbox_files, staged_events, subscriptions};
-use crate::domain::calendar::DateRange;
 use crate::domain::charges::ChargeLine;
 use crate::domain::event::FamilyEvent;
 use crate::domain::lifecycle::Family;
@@ -141,32 +139,10 @@ pub struct PostedRow {
 
 #[derive(QueryableByName)]
 struct LineRow {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    line_id: i64,
-    #[diesel(sql_type = Text)]
-    subscription_id: String,
-    #[diesel(sql_type = Text)]
-    charge_type: String,
-    #[diesel(sql_type = diesel::sql_types::Date)]
-    start_date: NaiveDate,
-    #[diesel(sql_type = diesel::sql_types::Date)]
-    end_date: NaiveDate,
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    billable_days: i32,
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    period_days: i32,
-    #[diesel(sql_type = diesel::sql_types::Numeric)]
-    unit_price: Decimal,
-    #[diesel(sql_type = diesel::sql_types::Numeric)]
-    quantity: Decimal,
-    #[diesel(sql_type = diesel::sql_types::Numeric)]
-    amount: Decimal,
+    #[diesel(embed)]
+    line: super::charges::LineRow,
     #[diesel(sql_type = diesel::sql_types::Date)]
     posted_on: NaiveDate,
-    #[diesel(sql_type = Text)]
-    cause: String,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
-    corrects_line_id: Option<i64>,
     #[diesel(sql_type = diesel::sql_types::Date)]
     invoice_period_start: NaiveDate,
     #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
@@ -195,26 +171,16 @@ pub fn posted(
     .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|r| PostedRow {
-            line_id: r.line_id,
-            line: ChargeLine {
-                subscription_id: r.subscription_id,
-                charge_type: r
-                    .charge_type
-                    .parse()
-                    .unwrap_or_else(|e| panic!("stored charge type: {e}")),
-                range: DateRange::new(r.start_date, r.end_date),
-                billable_days: u32::try_from(r.billable_days).expect("stored days are positive"),
-                period_days: u32::try_from(r.period_days).expect("stored days are positive"),
-                unit_price: r.unit_price,
-                quantity: r.quantity,
-                amount: r.amount,
-                cause: r.cause,
-            },
-            posted_on: r.posted_on,
-            corrects: r.corrects_line_id,
-            invoice_period_start: r.invoice_period_start,
-            invoice_number: r.invoice_number,
+        .map(|r| {
+            let posted = r.line.into_posted();
+            PostedRow {
+                line_id: posted.line_id,
+                line: posted.line,
+                posted_on: r.posted_on,
+                corrects: posted.corrects,
+                invoice_period_start: r.invoice_period_start,
+                invoice_number: r.invoice_number,
+            }
         })
         .collect())
 }
