@@ -210,20 +210,33 @@ pub fn accepted_events(
     if family_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(String, Option<i32>, StagedRow)> = applied_events::table
-        .inner_join(staged_events::table)
+    // The families' applied events first, then their staged rows (as in `last_applied`: on
+    // Citus a one-step join sends every staged row to every shard).
+    let applied: HashMap<i64, (String, Option<i32>)> = applied_events::table
         .filter(applied_events::family_id.eq_any(family_ids))
+        .select((
+            applied_events::event_id,
+            applied_events::family_id,
+            applied_events::retention_days,
+        ))
+        .load::<(i64, String, Option<i32>)>(conn)?
+        .into_iter()
+        .map(|(event, family, retention)| (event, (family, retention)))
+        .collect();
+    let event_ids: Vec<i64> = applied.keys().copied().collect();
+    let staged: Vec<StagedRow> = staged_events::table
+        .filter(staged_events::event_id.eq_any(&event_ids))
         .order((
             staged_events::event_time,
             staged_events::order_id,
             staged_events::line,
         ))
-        .select((
-            applied_events::family_id,
-            applied_events::retention_days,
-            StagedRow::as_select(),
-        ))
+        .select(StagedRow::as_select())
         .load(conn)?;
+    let rows = staged.into_iter().map(|row| {
+        let (family, retention) = applied[&row.event_id].clone();
+        (family, retention, row)
+    });
     let mut out: HashMap<String, Vec<FamilyEvent>> = HashMap::new();
     for (family, retention, row) in rows {
         let mut event = events::family_event(row);
