@@ -21,6 +21,7 @@ use crate::domain::explain::{self as core, LineContext};
 use crate::domain::replay::ReplayEvent;
 use crate::domain::subscription::Subscription;
 use crate::error::{Error, Result};
+use crate::shown;
 use crate::store::explain::{self as store, AcceptedRow, PostedRow};
 use crate::store::{catalog, clock};
 
@@ -631,7 +632,7 @@ fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         writeln!(
             out,
             "  {} line {}: order {} line {}, {} {} at {}, applied on {}{}",
-            e.file,
+            shown::name(&e.file),
             e.source_line,
             e.order_id,
             e.line,
@@ -651,7 +652,7 @@ fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         writeln!(
             out,
             "  {} line {}: order {} line {}, {} at {}, rejected on {}: {} — {}",
-            x.file,
+            shown::name(&x.file),
             x.source_line,
             x.order_id,
             x.line,
@@ -669,7 +670,13 @@ fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             Some(e) => writeln!(
                 out,
                 "  {} {}: order {} line {} ({} line {}), {}",
-                s.date, s.step, e.order_id, e.line, e.file, e.source_line, e.action
+                s.date,
+                s.step,
+                e.order_id,
+                e.line,
+                shown::name(&e.file),
+                e.source_line,
+                e.action
             )?,
             None => writeln!(out, "  {} {}", s.date, s.step)?,
         }
@@ -715,7 +722,11 @@ fn write_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         let origin = match &l.origin {
             Origin::Order(row) => format!(
                 "order {} line {} ({} line {}, {})",
-                row.order_id, row.line, row.file, row.source_line, row.action
+                row.order_id,
+                row.line,
+                shown::name(&row.file),
+                row.source_line,
+                row.action
             ),
             Origin::StartOfDay { date, step } => format!("{step} of {date}"),
             Origin::Correction {

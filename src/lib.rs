@@ -17,6 +17,7 @@ pub mod output_folder;
 pub mod preview;
 pub mod runner;
 pub mod serve;
+pub mod shown;
 pub mod status;
 pub mod stdout;
 pub mod store;

@@ -276,7 +276,7 @@ fn require_input(file: &std::path::Path) -> Result<()> {
     };
     Err(Error::NoInput(format!(
         "cannot read the input file {}: {problem}",
-        file.display()
+        subsweep::shown::path(file)
     )))
 }
 
@@ -351,7 +351,11 @@ fn run(cli: Cli) -> Result<Exit> {
             let offers = catalog::read_offers(&file)?;
             let app = App::open(&cli.config, url)?;
             let written = store::catalog::upsert_offers(&mut app.connect()?, &offers)?;
-            writeln!(out, "{written} offer(s) loaded from {}", file.display())?;
+            writeln!(
+                out,
+                "{written} offer(s) loaded from {}",
+                subsweep::shown::path(&file)
+            )?;
             Ok(Exit::Done)
         }
         Command::LoadCustomers { file } => {
@@ -359,7 +363,11 @@ fn run(cli: Cli) -> Result<Exit> {
             let customers = catalog::read_customers(&file)?;
             let app = App::open(&cli.config, url)?;
             let written = store::catalog::upsert_customers(&mut app.connect()?, &customers)?;
-            writeln!(out, "{written} customer(s) loaded from {}", file.display())?;
+            writeln!(
+                out,
+                "{written} customer(s) loaded from {}",
+                subsweep::shown::path(&file)
+            )?;
             Ok(Exit::Done)
         }
         Command::Subscriptions { customer, as_of } => {

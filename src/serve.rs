@@ -361,9 +361,13 @@ fn report_inbox(app: &App) {
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|name| crate::intake::inbox::is_order_file_name(name))
+            .map(|name| crate::shown::name(&name).into_owned())
             .collect(),
         Err(e) => {
-            tracing::warn!("serve: cannot read the inbox {}: {e}", inbox.display());
+            tracing::warn!(
+                "serve: cannot read the inbox {}: {e}",
+                crate::shown::path(inbox)
+            );
             return;
         }
     };
@@ -381,7 +385,7 @@ fn report_inbox(app: &App) {
     tracing::info!(
         waiting = count,
         "serve: {count} file(s) waiting in the inbox {} for the next fire: {}",
-        inbox.display(),
+        crate::shown::path(inbox),
         waiting.join(", ")
     );
 }

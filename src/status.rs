@@ -78,14 +78,14 @@ pub fn write(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> R
     writeln!(
         out,
         "  {waiting} file(s) waiting in the inbox {}",
-        config.intake.inbox.display()
+        crate::shown::path(&config.intake.inbox)
     )?;
     if strays > 0 {
         writeln!(
             out,
             "  {strays} inbox entr(ies) named *.csv that are not regular files (links, FIFOs, \
              folders): never read, the next ingest moves them to {}",
-            config.intake.failed.display()
+            crate::shown::path(&config.intake.failed)
         )?;
     }
 
@@ -98,7 +98,12 @@ pub fn write(out: &mut dyn Write, conn: &mut PgConnection, config: &Config) -> R
         write!(
             out,
             "  {:<10} {:<8} {} received {} = staged {} + rejected {}",
-            f.logical_date, f.outcome, f.file_name, f.rows_received, f.rows_staged, f.rows_rejected
+            f.logical_date,
+            f.outcome,
+            crate::shown::name(&f.file_name),
+            f.rows_received,
+            f.rows_staged,
+            f.rows_rejected
         )?;
         match f.error {
             Some(error) => writeln!(out, "  ({})", error.lines().next().unwrap_or(""))?,
@@ -167,7 +172,7 @@ pub fn write_backfill_plan(
         out,
         "  ingest-orders as of {from}: {} file(s) in {}",
         inbox_waiting(config),
-        config.intake.inbox.display()
+        crate::shown::path(&config.intake.inbox)
     )?;
     // The money of the periods it would close, from preview's computation (read-only).
     let money = if has_schema {

@@ -541,3 +541,58 @@ fn a_file_taken_by_a_rerun_of_a_processed_day_is_reported_with_the_next_day_that
     );
     assert!(subscription_exists(&env, "L-1-1"));
 }
+
+// ------------------------------------------------------------------------- file names
+
+/// A file name holding a newline (or another control character) is shown escaped, quoted as
+/// Rust writes it, wherever subsweep prints it for a person: log lines, the final error, the
+/// failed file's `.error.txt`, `status` and `explain`. One name can never forge a second line.
+#[test]
+fn a_file_name_holding_a_newline_or_a_control_character_is_shown_escaped_never_as_a_new_line() {
+    let env = env();
+    let bad = "bad\nERROR forged line.csv";
+    let good = "good\u{1b}[31m\rFORGED.csv";
+    env.drop_file(bad, "not,an,order,file\n");
+    env.drop_file(
+        good,
+        order_file(&[purchase("CTRL", "2026-11-10T10:00:00Z")]),
+    );
+    let (code, err) = env.nightly_at("2026-11-10");
+    assert_eq!(code, 65, "{err}");
+    assert!(subscription_exists(&env, "CTRL-1"));
+    let forged = |text: &str| {
+        text.split(['\n', '\r'])
+            .any(|l| l.starts_with("ERROR forged") || l.starts_with("FORGED"))
+            || text.contains('\u{1b}')
+    };
+    let bad_shown = r#""bad\nERROR forged line.csv""#;
+    let good_shown = r#""good\u{1b}[31m\rFORGED.csv""#;
+    assert!(!forged(&err), "{err}");
+    assert!(err.contains(bad_shown), "{err}");
+    assert!(err.contains(good_shown), "{err}");
+    // The reasons beside the failed file: one line, naming the file escaped.
+    let reasons =
+        std::fs::read_to_string(env.config.intake.failed.join(format!("{bad}.error.txt"))).unwrap();
+    assert!(!forged(&reasons), "{reasons}");
+    assert!(reasons.starts_with(bad_shown), "{reasons}");
+    // status lists both files, each on its own line.
+    let (code, out, err) = env.run(&["status"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!forged(&out), "{out}");
+    assert!(out.contains(bad_shown) && out.contains(good_shown), "{out}");
+    // explain names the file each row came from.
+    let (code, out, err) = env.run(&["explain", "CTRL-1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!forged(&out), "{out}");
+    assert!(out.contains(good_shown), "{out}");
+    // JSON keeps the name as it is (JSON escapes it).
+    let (code, out, err) = env.run(&["explain", "CTRL-1", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(r#""good\u001b[31m\rFORGED.csv""#), "{out}");
+    // An ordinary name is shown as it is, without quotes.
+    env.drop_file("plain name.csv", "not,an,order,file\n");
+    let (code, err) = env.nightly_at("2026-11-11");
+    assert_eq!(code, 65, "{err}");
+    assert!(err.contains("file=plain name.csv"), "{err}");
+    assert!(!err.contains(r#""plain name.csv""#), "{err}");
+}

@@ -20,7 +20,7 @@ pub struct FileProblem {
 }
 
 fn location(file: &Path, line: Option<u64>, column: Option<&str>) -> String {
-    let mut at = format!("{}", file.display());
+    let mut at = crate::shown::path(file);
     if let Some(line) = line {
         at.push_str(&format!(" line {line}"));
     }

@@ -68,7 +68,7 @@ pub fn not_regular(path: &Path, file_type: fs::FileType) -> Option<String> {
         return None;
     } else if file_type.is_symlink() {
         match fs::read_link(path) {
-            Ok(target) => format!("a symbolic link (to {})", target.display()),
+            Ok(target) => format!("a symbolic link (to {})", crate::shown::path(&target)),
             Err(_) => "a symbolic link".to_string(),
         }
     } else if file_type.is_dir() {
@@ -220,7 +220,7 @@ pub fn sha256_file(path: &Path) -> io::Result<Option<String>> {
 /// Why an inbox entry could not be moved. The move was undone: the entry is still in the
 /// inbox under its name, and nothing of it (no partial copy, no reasons) is left at `to`.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot move {} to {}: {source}", .from.display(), .to.display())]
+#[error("cannot move {} to {}: {source}", crate::shown::path(.from), crate::shown::path(.to))]
 pub struct MoveError {
     pub from: PathBuf,
     pub to: PathBuf,

@@ -16,6 +16,7 @@ use crate::domain::reject::report_day;
 use crate::error::{Error, Result};
 use crate::intake::inbox::{self, Candidate, Stamp, Stray};
 use crate::intake::order_file::{FileProblems, OrderFile, Piece};
+use crate::shown;
 use crate::store::rejects::{NewReject, insert_rejects};
 use crate::store::staged::StagedEvent;
 use crate::store::staging::{self, RowCounts};
@@ -31,14 +32,14 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     for folder in [&intake.inbox, &intake.archive, &intake.failed] {
         if !folder.exists() {
             std::fs::create_dir_all(folder)
-                .map_err(|e| Error::Other(format!("cannot create {}: {e}", folder.display())))?;
-            tracing::info!(folder = %folder.display(), "created");
+                .map_err(|e| Error::Other(format!("cannot create {}: {e}", shown::path(folder))))?;
+            tracing::info!(folder = %shown::path(folder), "created");
         }
     }
     let scan = inbox::scan(&intake.inbox, settle, ctx.wall_clock).map_err(|e| {
         Error::Other(format!(
             "cannot read the inbox {}: {e}",
-            intake.inbox.display()
+            shown::path(&intake.inbox)
         ))
     })?;
     let mut outcome = JobOutcome::default();
@@ -56,7 +57,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     }
     outcome.add("files_waiting", scan.waiting.len() as i64);
     for name in &scan.waiting {
-        tracing::info!(file = %name, "not settled yet: left for the next run");
+        tracing::info!(file = %shown::name(name), "not settled yet: left for the next run");
     }
     for stray in &scan.strays {
         let taken = take_stray(ctx, date, stray)?;
@@ -85,7 +86,7 @@ fn tally(outcome: &mut JobOutcome, name: &str, taken: Taken) {
         }
         Taken::Failed => {
             outcome.add("files_failed", 1);
-            outcome.failed_files.push(name.to_string());
+            outcome.failed_files.push(shown::name(name).into_owned());
             None
         }
         Taken::Unmoved(why) => Some(why),
@@ -148,7 +149,7 @@ fn take_file(ctx: &mut JobContext<'_>, date: NaiveDate, file: &Candidate) -> Res
         Ok(None) => return Ok(Taken::Changed),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Taken::Changed),
         Err(e) => {
-            let reason = format!("{}: cannot be read: {e}", file.name);
+            let reason = format!("{}: cannot be read: {e}", shown::name(&file.name));
             return fail_entry(ctx, date, &file.name, &file.path, "", &reason);
         }
     };
@@ -170,12 +171,12 @@ fn take_file(ctx: &mut JobContext<'_>, date: NaiveDate, file: &Candidate) -> Res
             let unmoved = match inbox::move_into(&file.path, &archive, None) {
                 Ok(to) => {
                     tracing::info!(
-                        file = %file.name,
+                        file = %shown::name(&file.name),
                         received = counts.received,
                         staged = counts.staged,
                         duplicate = counts.duplicate,
                         rejected = counts.rejected,
-                        archived = %to.display(),
+                        archived = %shown::path(&to),
                         "ingested"
                     );
                     None
@@ -184,14 +185,14 @@ fn take_file(ctx: &mut JobContext<'_>, date: NaiveDate, file: &Candidate) -> Res
                     let why = format!(
                         "{e}; its rows are staged, and the next run archives it without effect"
                     );
-                    tracing::error!(file = %file.name, "ingested, but left in the inbox: {why}");
+                    tracing::error!(file = %shown::name(&file.name), "ingested, but left in the inbox: {why}");
                     Some(why)
                 }
             };
             Ok(Taken::Ingested { counts, unmoved })
         }
         Err(Abort::Failed(problems)) => {
-            let lines = problems.lines(&file.name);
+            let lines = problems.lines(&shown::name(&file.name));
             fail_entry(
                 ctx,
                 date,
@@ -202,7 +203,7 @@ fn take_file(ctx: &mut JobContext<'_>, date: NaiveDate, file: &Candidate) -> Res
             )
         }
         Err(Abort::Changed) => {
-            tracing::warn!(file = %file.name, "changed while being read: left for the next run");
+            tracing::warn!(file = %shown::name(&file.name), "changed while being read: left for the next run");
             Ok(Taken::Changed)
         }
         Err(Abort::Duplicate) => {
@@ -215,12 +216,15 @@ fn take_file(ctx: &mut JobContext<'_>, date: NaiveDate, file: &Candidate) -> Res
         }
         Err(Abort::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(Taken::Changed),
         Err(Abort::Io(e)) => {
-            let reason = format!("{}: cannot be read: {e}", file.name);
+            let reason = format!("{}: cannot be read: {e}", shown::name(&file.name));
             fail_entry(ctx, date, &file.name, &file.path, &sha256, &reason)
         }
         Err(Abort::Db(e)) => match refusal(ctx.conn, e) {
             Ok(why) => {
-                let reason = format!("{}: the database refused the file: {why}", file.name);
+                let reason = format!(
+                    "{}: the database refused the file: {why}",
+                    shown::name(&file.name)
+                );
                 fail_entry(ctx, date, &file.name, &file.path, &sha256, &reason)
             }
             Err(e) => Err(e.into()),
@@ -232,12 +236,12 @@ fn take_file(ctx: &mut JobContext<'_>, date: NaiveDate, file: &Candidate) -> Res
 fn archive_file(file: &Candidate, archive: &Path, what: &str) -> Option<String> {
     match inbox::move_into(&file.path, archive, None) {
         Ok(to) => {
-            tracing::info!(file = %file.name, archived = %to.display(), "{what}");
+            tracing::info!(file = %shown::name(&file.name), archived = %shown::path(&to), "{what}");
             None
         }
         Err(e) => {
             let why = format!("{e}; its bytes are ingested, the next run archives it");
-            tracing::error!(file = %file.name, "left in the inbox: {why}");
+            tracing::error!(file = %shown::name(&file.name), "left in the inbox: {why}");
             Some(why)
         }
     }
@@ -246,7 +250,7 @@ fn archive_file(file: &Candidate, archive: &Path, what: &str) -> Option<String> 
 /// An inbox entry that is not a regular file, or whose name is not UTF-8: never opened, moved
 /// to failed/ saying so.
 fn take_stray(ctx: &mut JobContext<'_>, date: NaiveDate, stray: &Stray) -> Result<Taken> {
-    let reason = format!("{}: {}", stray.name, stray.why);
+    let reason = format!("{}: {}", shown::name(&stray.name), stray.why);
     fail_entry(ctx, date, &stray.name, &stray.path, "", &reason)
 }
 
@@ -324,12 +328,16 @@ fn fail_entry(
     match recorded {
         Ok(()) => {
             let to = moved.unwrap_or_default();
-            tracing::error!(file = %name, failed = %to.display(), "the file failed as a whole:\n{reasons}");
+            tracing::error!(
+                file = %shown::name(name),
+                failed = %shown::path(&to),
+                "the file failed as a whole:\n{reasons}"
+            );
             Ok(Taken::Failed)
         }
         Err(FailAbort::Move(e)) => {
             let why = format!("{e}; it failed as a whole:\n{reasons}");
-            tracing::error!(file = %name, "failed, but left in the inbox: {why}");
+            tracing::error!(file = %shown::name(name), "failed, but left in the inbox: {why}");
             Ok(Taken::Unmoved(why))
         }
         Err(FailAbort::Db(e)) => {
@@ -473,7 +481,7 @@ fn progress_reader(path: &Path, len: u64) -> std::io::Result<Option<Box<dyn Read
     let bar = crate::logging::progress_bar(len, "{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})");
     bar.set_message(
         path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(|n| shown::name(&n.to_string_lossy()).into_owned())
             .unwrap_or_default(),
     );
     Ok(Some(Box::new(bar.wrap_read(file))))
