@@ -388,6 +388,15 @@ impl Config {
                         .map_err(|e| invalid(format!("[permissions] {action}: role {e}")))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            if let Some(twice) = roles
+                .iter()
+                .enumerate()
+                .find_map(|(i, r)| roles[..i].contains(r).then_some(r))
+            {
+                return Err(invalid(format!(
+                    "[permissions] {action}: role '{twice}' is listed twice"
+                )));
+            }
             permissions.allowed.insert(action, roles);
         }
 
@@ -411,6 +420,39 @@ impl Config {
                      fields with seconds first, UTC: \"0 30 0 * * *\" is 00:30 every day)",
                     line(job.schedule.span().start)
                 )));
+            }
+        }
+        // One entry per job: a job in two entries (its name twice, or beside a `nightly`,
+        // which runs every job) would run twice a day on two schedules, the later fire finding
+        // it done, held by the other, or its previous job not run yet for that date.
+        let mut scheduled: BTreeMap<&str, (usize, &str, usize)> = BTreeMap::new();
+        for (index, job) in file.jobs.iter().enumerate() {
+            let name = job.name.get_ref().as_str();
+            let at = line(job.name.span().start);
+            let runs = if name == "nightly" {
+                &SCHEDULABLE[..SCHEDULABLE.len() - 1]
+            } else {
+                std::slice::from_ref(&name)
+            };
+            for &each in runs {
+                if let Some(&(first, first_name, first_at)) = scheduled.get(each) {
+                    let what = if each == name {
+                        format!("is scheduled already by jobs[{first}] (line {first_at})")
+                    } else {
+                        format!("runs {each}, scheduled already by jobs[{first}] (line {first_at})")
+                    };
+                    let by_nightly = if first_name == "nightly" && name != "nightly" {
+                        ", 'nightly', which runs every job of the day"
+                    } else {
+                        ""
+                    };
+                    return Err(invalid(format!(
+                        "line {at}: jobs[{}].name = '{name}' {what}{by_nightly}: give each job \
+                         one entry (`nightly`, or the jobs on their own schedules)",
+                        index + 1
+                    )));
+                }
+                scheduled.insert(each, (index + 1, name, at));
             }
         }
         let listen = match &file.serve.listen {
@@ -636,6 +678,24 @@ mod tests {
                 "[serve] listen = '127.0.0.1:0': the port must not be 0",
             ),
             (format!("{MINIMAL}[serve]\nlisten = 9187\n"), "listen"),
+            (
+                format!(
+                    "{MINIMAL}[[jobs]]\nname = \"invoices\"\nschedule = \"0 0 2 * * *\"\n\
+                     [[jobs]]\nname = \"invoices\"\nschedule = \"0 0 3 * * *\"\n"
+                ),
+                "line 8: jobs[2].name = 'invoices' is scheduled already by jobs[1] (line 5)",
+            ),
+            (
+                format!(
+                    "{MINIMAL}[[jobs]]\nname = \"apply-orders\"\nschedule = \"0 0 2 * * *\"\n\
+                     [[jobs]]\nname = \"nightly\"\nschedule = \"0 0 3 * * *\"\n"
+                ),
+                "line 8: jobs[2].name = 'nightly' runs apply-orders, scheduled already by jobs[1] (line 5)",
+            ),
+            (
+                format!("{MINIMAL}[permissions]\nsuspend = [\"admin_agent\", \"admin_agent\"]\n"),
+                "[permissions] suspend: role 'admin_agent' is listed twice",
+            ),
         ];
         for (text, needle) in cases {
             let err = Config::parse(&text, Path::new("/x/jobs.toml"))

@@ -321,6 +321,59 @@ fn a_bad_schedule_is_refused_by_every_command_naming_the_key_and_the_file() {
     assert_eq!(env.count("SELECT count(*) AS n FROM job_runs"), 0);
 }
 
+/// A job with two `[[jobs]]` entries (the same name twice, or a job beside the `nightly` that
+/// already runs it) would run twice a day on two schedules, the second fire finding the job
+/// done, locked, or its previous job not run yet: refused when the file is read, by every
+/// command, naming the file, the job and both entries' lines.
+#[test]
+fn a_job_scheduled_twice_in_jobs_toml_is_refused_naming_the_file_the_job_and_both_entries() {
+    let env = env_with_orders("");
+    let good = std::fs::read_to_string(env.config_path()).unwrap();
+    let first = good.lines().count() + 3;
+    let file = env.config_path().display().to_string();
+    for (second, needle) in [
+        ("nightly", "jobs[2].name = 'nightly'"),
+        ("renewals", "jobs[2].name = 'renewals'"),
+    ] {
+        std::fs::write(
+            env.config_path(),
+            format!(
+                "{good}\n[[jobs]]\nname = \"nightly\"\nschedule = \"0 30 0 * * *\"\n\n\
+                 [[jobs]]\nname = \"{second}\"\nschedule = \"0 45 0 * * *\"\n"
+            ),
+        )
+        .unwrap();
+        for args in [
+            vec!["nightly", "--date", DAYS[0]],
+            vec!["status"],
+            vec!["serve"],
+        ] {
+            let (code, _, err) = env.run(&args);
+            assert_eq!(code, 78, "{args:?}: {err}");
+            let message = final_message(&err);
+            assert!(message.contains(&file), "{args:?}: {message}");
+            assert!(message.contains(needle), "{args:?}: {message}");
+            assert!(
+                message.contains(&format!("line {}", first + 4))
+                    && message.contains(&format!("jobs[1] (line {first})")),
+                "{args:?}: {message}"
+            );
+        }
+    }
+    // Two different jobs on their own schedules are fine.
+    std::fs::write(
+        env.config_path(),
+        format!(
+            "{good}\n[[jobs]]\nname = \"ingest-orders\"\nschedule = \"0 0 * * * *\"\n\n\
+             [[jobs]]\nname = \"renewals\"\nschedule = \"0 45 0 * * *\"\n"
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = env.run(&["status"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(env.count("SELECT count(*) AS n FROM job_runs"), 0);
+}
+
 #[test]
 fn a_config_mistake_names_its_key_for_every_kind_of_value() {
     for (extra, key) in [
