@@ -478,6 +478,16 @@ fn run(cli: Cli) -> Result<Exit> {
             let app = App::open(&cli.config, url)?;
             let mut conn = app.connect()?;
             let customer = customer.as_deref();
+            // An id no customer has is a mistake in the command (as `explain` of an unknown
+            // subscription is), not an empty invoice.
+            if let Some(id) = customer
+                && store::catalog::load_customers(&mut conn, &[id.to_string()])?.is_empty()
+            {
+                return Err(Error::Usage(format!(
+                    "preview --customer {id}: no customer {id} is known (customers come from \
+                     `subsweep load-customers FILE`)"
+                )));
+            }
             store::preview::in_snapshot(&mut conn, |conn| -> Result<()> {
                 let plan = preview::plan(conn, &app.config, through, today())?;
                 if plan.pending_events > 0 {
@@ -489,12 +499,21 @@ fn run(cli: Cli) -> Result<Exit> {
                         plan.through
                     );
                 }
-                match format {
+                let invoices = match format {
                     PreviewFormat::Csv => {
-                        preview::write_csv(out, conn, &plan, &app.config.partner.id, customer)
+                        preview::write_csv(out, conn, &plan, &app.config.partner.id, customer)?
                     }
-                    PreviewFormat::Table => preview::write_table(out, conn, &plan, customer),
+                    PreviewFormat::Table => preview::write_table(out, conn, &plan, customer)?,
+                };
+                if let Some(id) = customer
+                    && invoices == 0
+                {
+                    tracing::warn!(
+                        "customer {id} has no invoice in the periods ending on or before {}",
+                        plan.through
+                    );
                 }
+                Ok(())
             })?;
             Ok(Exit::Done)
         }

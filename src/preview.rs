@@ -473,7 +473,8 @@ pub fn write_csv(
     plan: &Plan,
     partner_id: &str,
     customer: Option<&str>,
-) -> Result<()> {
+) -> Result<usize> {
+    let mut invoices = 0;
     let mut csv = csv::Writer::from_writer(out);
     csv.write_record(LINE_HEADER)
         .map_err(std::io::Error::from)?;
@@ -481,6 +482,7 @@ pub fn write_csv(
     for period in &plan.periods {
         let start = period.start;
         for_each_invoice(conn, plan, customer, &|s| s == start, &mut |invoice| {
+            invoices += 1;
             for line in &invoice.lines {
                 let row = line_cells(&partner, &values(&invoice, line)).map_err(|why| {
                     Error::Other(format!(
@@ -494,17 +496,18 @@ pub fn write_csv(
         })?;
     }
     csv.flush()?;
-    Ok(())
+    Ok(invoices)
 }
 
 /// `preview --format table`: per period, each invoice with its lines and total, then the
-/// period's totals per currency.
+/// period's totals per currency. Returns how many invoices it showed.
 pub fn write_table(
     out: &mut dyn Write,
     conn: &mut PgConnection,
     plan: &Plan,
     customer: Option<&str>,
-) -> Result<()> {
+) -> Result<usize> {
+    let mut invoices = 0;
     writeln!(
         out,
         "Preview of the invoices of the periods ending on or before {}, if no further orders \
@@ -562,6 +565,7 @@ pub fn write_table(
                 writeln!(out, "    total {} {currency}", cells::amount(total))?;
             }
             totals.add(&invoice);
+            invoices += 1;
             Ok(())
         })?;
         writeln!(
@@ -573,7 +577,7 @@ pub fn write_table(
             totals.lines
         )?;
     }
-    Ok(())
+    Ok(invoices)
 }
 
 /// What the invoices of each covered period would add up to, in one pass.

@@ -335,6 +335,40 @@ fn a_preview_two_periods_ahead_with_invoice_day_15_stops_at_the_last_period_endi
     assert!(has_type(&previewed, "Assess usage fee for current cycle"));
 }
 
+/// `--customer` with an id no customer has is a mistake in the command, as `explain` of an
+/// unknown subscription is: exit 64 naming it, in either format, and nothing on standard
+/// output. A known customer with nothing to invoice gets the empty preview and says so.
+#[test]
+fn preview_of_an_unknown_customer_exits_64_naming_it_and_a_customer_with_nothing_says_so() {
+    let env = env_with(
+        1,
+        &["S4,1,2026-01-05T10:00:00Z,purchase,C-4,admin_agent,{P},SEAT4,1,,,,"],
+    );
+    backfill(&env, d("2026-01-05"), d("2026-02-03"));
+    for format in ["csv", "table"] {
+        let (code, out, err) = env.run(&["preview", "--customer", "C-404", "--format", format]);
+        assert_eq!(code, 64, "{format}: {err}");
+        assert!(out.is_empty(), "{format}: {out}");
+        let last = err.lines().last().unwrap_or("");
+        assert!(
+            last.starts_with("subsweep: ") && last.contains("no customer C-404 is known"),
+            "{format}: {err}"
+        );
+    }
+    // C-5 is a customer with no subscription: header only (csv), and a word on stderr.
+    let (out, err) = preview(&env, &["--customer", "C-5", "--format", "csv"]);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(err.contains("customer C-5 has no invoice"), "{err}");
+    let (out, err) = preview(&env, &["--customer", "C-5"]);
+    assert!(
+        out.contains("0 invoice(s)") || out.contains("no invoice"),
+        "{out}"
+    );
+    assert!(err.contains("customer C-5 has no invoice"), "{err}");
+    let (_, err) = preview(&env, &["--customer", "C-4"]);
+    assert!(!err.contains("has no invoice"), "{err}");
+}
+
 #[test]
 fn the_default_is_the_current_period_and_a_customer_sees_only_their_invoice() {
     let env = env_with(
