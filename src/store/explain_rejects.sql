@@ -3,6 +3,11 @@
 -- purchase would have created (<order_id>-<line>). A staged row is read through its parsed
 -- values; a malformed row (never staged) through the values as written (raw[], in the order
 -- of the order-file columns). A row naming the id under another customer is not returned.
+-- The customer both ways is the written value trimmed as the order-file reader trims it
+-- (order_value_trim: the parsed customer_id of a staged row; for a row never staged, $2, a
+-- parsed id, has no white space at either end, so it equals raw[5] cut of its spaces exactly
+-- when it equals raw[5] cut of any white space): the index rejected_rows_customer finds the
+-- candidates, and the test below on the values themselves decides.
 WITH named AS (
     SELECT r.reject_id, r.file_id, r.source_line, r.processed_on, r.error_code,
            r.error_message,
@@ -16,6 +21,7 @@ WITH named AS (
            coalesce(e.base_subscription_id, nullif(btrim(r.raw[11]), '')) AS base_id
     FROM rejected_rows r
     LEFT JOIN staged_events e ON e.event_id = r.event_id
+    WHERE order_value_trim(r.raw[5]) = $2
 )
 SELECT f.file_name, n.source_line, n.processed_on, n.order_id, n.line, n.event_time,
        n.action, n.error_code, n.error_message

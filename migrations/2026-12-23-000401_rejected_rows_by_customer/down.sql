@@ -1,0 +1,2 @@
+DROP INDEX rejected_rows_customer;
+DROP FUNCTION order_value_trim(TEXT);
