@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::jobs::transitions::split_last_group;
 use crate::output::cells;
 use crate::output::invoices::{LINE_HEADER, LineValues, line_cells};
+use crate::store::export::InvoiceLineRow;
 use crate::store::subscriptions::SubscriptionRow;
 use crate::store::{charges, clock, families, preview as store};
 
@@ -61,28 +62,6 @@ pub struct Plan {
     emitted: BTreeSet<NaiveDate>,
 }
 
-/// One line of a previewed invoice: the values invoice-lines.csv shows, owned.
-#[derive(Debug, Clone)]
-pub struct Line {
-    pub subscription_id: String,
-    pub order_id: String,
-    pub parent_subscription_id: String,
-    pub offer_id: String,
-    pub offer_name: String,
-    pub publisher_name: String,
-    pub charge_type: String,
-    pub start_date: NaiveDate,
-    pub end_date: NaiveDate,
-    pub billable_days: i64,
-    pub period_days: i64,
-    pub unit_price: Decimal,
-    pub quantity: Decimal,
-    pub amount: Decimal,
-    pub currency: String,
-    pub billing_months: i64,
-    pub posted_on: NaiveDate,
-}
-
 /// One customer's invoice of one period, as it would be emitted.
 #[derive(Debug, Clone)]
 pub struct Invoice {
@@ -90,8 +69,9 @@ pub struct Invoice {
     pub customer_id: String,
     pub customer_name: String,
     pub customer_country: String,
-    /// In invoice-lines.csv order.
-    pub lines: Vec<Line>,
+    /// In invoice-lines.csv order: each line with the values invoice-lines.csv shows (its
+    /// customer's are the invoice's), the row type of the emitted file's export.
+    pub lines: Vec<InvoiceLineRow>,
 }
 
 impl Invoice {
@@ -106,15 +86,15 @@ impl Invoice {
 }
 
 /// The amount as the invoice file writes it (two decimals), as a number.
-fn written_amount(line: &Line) -> Decimal {
+fn written_amount(line: &InvoiceLineRow) -> Decimal {
     cells::amount(line.amount).parse().unwrap_or(line.amount)
 }
 
-fn values<'a>(invoice: &'a Invoice, line: &'a Line) -> LineValues<'a> {
+fn values(line: &InvoiceLineRow) -> LineValues<'_> {
     LineValues {
-        customer_id: &invoice.customer_id,
-        customer_name: &invoice.customer_name,
-        customer_country: &invoice.customer_country,
+        customer_id: &line.customer_id,
+        customer_name: &line.customer_name,
+        customer_country: &line.customer_country,
         invoice_number: PREVIEW_NUMBER,
         order_id: &line.order_id,
         subscription_id: &line.subscription_id,
@@ -371,7 +351,10 @@ fn batch(
                 .get(&sub.offer_id)
                 .cloned()
                 .ok_or_else(|| refused(format!("no offer {} is in the catalog", sub.offer_id)))?;
-            invoice.lines.push(Line {
+            invoice.lines.push(InvoiceLineRow {
+                customer_id: invoice.customer_id.clone(),
+                customer_name: invoice.customer_name.clone(),
+                customer_country: invoice.customer_country.clone(),
                 order_id: sub.order_id.clone(),
                 parent_subscription_id: sub.parent.clone(),
                 offer_id: sub.offer_id.clone(),
@@ -484,7 +467,7 @@ pub fn write_csv(
         for_each_invoice(conn, plan, customer, &|s| s == start, &mut |invoice| {
             invoices += 1;
             for line in &invoice.lines {
-                let row = line_cells(&partner, &values(&invoice, line)).map_err(|why| {
+                let row = line_cells(&partner, &values(line)).map_err(|why| {
                     Error::Other(format!(
                         "subscription {}: {why} cannot be written in an invoice file",
                         line.subscription_id

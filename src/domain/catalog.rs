@@ -59,6 +59,37 @@ pub struct Offer {
 }
 
 impl Offer {
+    /// The plainest offer: a Microsoft enterprise license named `id`, billed monthly on a
+    /// 12-month term at 10 USD a seat, sold to every segment in every country by every
+    /// partner, from one seat up, with no trial and no other rule. Examples and tests start
+    /// from it and change the fields they are about (`Offer { trial_days: 30, ..plain }`).
+    pub fn plain(id: &str) -> Offer {
+        Offer {
+            offer_id: id.into(),
+            name: id.into(),
+            publisher: Publisher::Microsoft,
+            publisher_name: "Microsoft".into(),
+            billing_type: BillingType::License,
+            billing_frequency: BillingFrequency::Monthly,
+            term_months: 12,
+            unit_price: Decimal::TEN,
+            currency: "USD".into(),
+            category: Category::Enterprise,
+            segments: Segment::ALL.to_vec(),
+            one_per_customer: false,
+            trial_days: 0,
+            csp_available: true,
+            transactable: true,
+            countries: None,
+            exclusive_partners: vec![],
+            is_addon: false,
+            base_offers: vec![],
+            min_quantity: 1,
+            max_quantity: None,
+            publisher_setup_url: None,
+        }
+    }
+
     /// Whether customers billed in `country` may buy it.
     pub fn sold_in(&self, country: &str) -> bool {
         self.countries

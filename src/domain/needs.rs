@@ -91,30 +91,9 @@ mod tests {
     use crate::domain::order::OrderEvent;
 
     fn offer(id: &str, one_per_customer: bool) -> Offer {
-        use crate::domain::vocabulary::*;
         Offer {
-            offer_id: id.into(),
-            name: id.into(),
-            publisher: Publisher::Microsoft,
-            publisher_name: "Microsoft".into(),
-            billing_type: BillingType::License,
-            billing_frequency: BillingFrequency::Monthly,
-            term_months: 12,
-            unit_price: rust_decimal::Decimal::TEN,
-            currency: "USD".into(),
-            category: Category::Enterprise,
-            segments: Segment::ALL.to_vec(),
             one_per_customer,
-            trial_days: 0,
-            csp_available: true,
-            transactable: true,
-            countries: None,
-            exclusive_partners: vec![],
-            is_addon: false,
-            base_offers: vec![],
-            min_quantity: 1,
-            max_quantity: None,
-            publisher_setup_url: None,
+            ..Offer::plain(id)
         }
     }
 

@@ -11,9 +11,7 @@ use subsweep::domain::catalog::{Customer, Offer};
 use subsweep::domain::order::{COLUMNS, OrderEvent, ParsedRow, plain_values};
 use subsweep::domain::reject::RejectCode;
 use subsweep::domain::subscription::{State, Subscription, Terms};
-use subsweep::domain::vocabulary::{
-    Action, BillingFrequency, BillingType, Category, Publisher, Segment, Status,
-};
+use subsweep::domain::vocabulary::{Action, BillingFrequency, BillingType, Segment, Status};
 use subsweep::store::charges::NewLine;
 use subsweep::store::rejects::{NewReject, insert_rejects};
 use subsweep::store::staged::StagedEvent;
@@ -147,28 +145,11 @@ pub struct OfferFixture(pub Offer);
 impl OfferFixture {
     pub fn new(id: &str, name: &str, publisher_name: &str) -> OfferFixture {
         OfferFixture(Offer {
-            offer_id: id.into(),
             name: name.into(),
-            publisher: Publisher::Microsoft,
             publisher_name: publisher_name.into(),
-            billing_type: BillingType::License,
-            billing_frequency: BillingFrequency::Monthly,
-            term_months: 12,
             unit_price: dec("10"),
-            currency: "USD".into(),
-            category: Category::Enterprise,
             segments: vec![Segment::Commercial],
-            one_per_customer: false,
-            trial_days: 0,
-            csp_available: true,
-            transactable: true,
-            countries: None,
-            exclusive_partners: vec![],
-            is_addon: false,
-            base_offers: vec![],
-            min_quantity: 1,
-            max_quantity: None,
-            publisher_setup_url: None,
+            ..Offer::plain(id)
         })
     }
 

@@ -47,28 +47,11 @@ pub fn policy() -> Policy {
 /// A license offer billed `frequency` with a `term_months` term, sold everywhere to everyone.
 pub fn offer(id: &str, frequency: BillingFrequency, term_months: u32, price: &str) -> Offer {
     Offer {
-        offer_id: id.into(),
         name: format!("{id} name"),
-        publisher: Publisher::Microsoft,
-        publisher_name: "Microsoft".into(),
-        billing_type: BillingType::License,
         billing_frequency: frequency,
         term_months,
         unit_price: dec(price),
-        currency: "USD".into(),
-        category: Category::Enterprise,
-        segments: Segment::ALL.to_vec(),
-        one_per_customer: false,
-        trial_days: 0,
-        csp_available: true,
-        transactable: true,
-        countries: None,
-        exclusive_partners: vec![],
-        is_addon: false,
-        base_offers: vec![],
-        min_quantity: 1,
-        max_quantity: None,
-        publisher_setup_url: None,
+        ..Offer::plain(id)
     }
 }
 
