@@ -12,6 +12,7 @@ pub mod events;
 pub mod explain;
 pub mod export;
 pub mod families;
+pub mod line_stream;
 pub mod invoices;
 pub mod ledger;
 pub mod metrics;
