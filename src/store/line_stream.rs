@@ -179,8 +179,8 @@ mod tests {
     fn numerics_are_base_10000_digits_with_their_scale() {
         let mut b = Vec::new();
         numeric(&mut b, &dec!(-12345.60));
-        // length 12; 3 digits, weight 1, negative, scale 2; 1 2345 6000
-        let want: Vec<u8> = [12i32.to_be_bytes().to_vec()]
+        // length 14 (8 + 2 per digit); 3 digits, weight 1, negative, scale 2; 1 2345 6000
+        let want: Vec<u8> = [14i32.to_be_bytes().to_vec()]
             .into_iter()
             .chain([3i16, 1, 0x4000, 2, 1, 2345, 6000].map(|v| v.to_be_bytes().to_vec()))
             .flatten()
