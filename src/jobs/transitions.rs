@@ -3,16 +3,14 @@
 //! families due on each day on the way. Days the state clock skipped are caught up in order
 //! (their lines are posted on the run's date); a moment already reached is not applied twice.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDate;
 
 use super::{JobContext, JobName, JobOutcome, Stopwatch};
 use crate::domain::clock::{Moment, Step};
-use crate::domain::posting::Posting;
+use crate::domain::subscription::{State, Subscription};
 use crate::error::{Error, Result};
 use crate::store::subscriptions::SubscriptionRow;
-use crate::store::{self, charges, clock, families};
+use crate::store::{self, charges, clock, families, line_stream};
 
 /// Families are loaded and written back this many at a time.
 const BATCH: usize = 5_000;
@@ -95,7 +93,7 @@ fn apply_step(
     let mut carried: Vec<SubscriptionRow> = Vec::new();
     let mut done = false;
     while !done {
-        let fetched = due.next(ctx.conn, BATCH)?;
+        let fetched = due.next_by_position::<families::DueRow>(ctx.conn, BATCH)?;
         done = fetched.len() < BATCH;
         let mut rows = std::mem::take(&mut carried);
         rows.extend(fetched);
@@ -108,38 +106,32 @@ fn apply_step(
         }
         let mut loaded = families::assemble(rows);
         watch.lap("load");
-        let mut made = Vec::new();
-        let mut changed = Vec::new();
-        for family in &mut loaded {
-            let before = family.members.clone();
-            made.extend(
-                family
-                    .start_of_day(moment.date, moment.step)
-                    .into_iter()
-                    .map(Posting::New),
-            );
-            for (old, new) in before.iter().zip(&family.members) {
-                if old.state != new.state {
-                    changed.push(new.clone());
+        // The rules run inside the COPY of their lines: the server stores a family's lines
+        // while the next family's are computed.
+        let mut changed: Vec<Subscription> = Vec::new();
+        let mut before: Vec<State> = Vec::new();
+        let posted = line_stream::post(ctx.conn, posting, |sink| {
+            for family in &mut loaded {
+                before.clear();
+                before.extend(family.members.iter().map(|m| m.state.clone()));
+                for line in family.start_of_day(moment.date, moment.step) {
+                    let customer = family
+                        .member(&line.subscription_id)
+                        .map(|m| m.customer_id.as_str())
+                        .expect("a line belongs to a member of its family");
+                    sink.push(&line, customer)?;
+                }
+                for (old, new) in before.iter().zip(&family.members) {
+                    if *old != new.state {
+                        changed.push(new.clone());
+                    }
                 }
             }
-        }
-        let customers: HashMap<&str, &str> = loaded
-            .iter()
-            .flat_map(|f| f.members.iter())
-            .map(|m| (m.id.as_str(), m.customer_id.as_str()))
-            .collect();
-        let customer_of = |sub: &str| {
-            customers
-                .get(sub)
-                .map(|c| c.to_string())
-                .expect("a line belongs to a loaded subscription")
-        };
-        let rows = charges::rows_for(&made, posting, customer_of);
-        watch.lap("rules");
+            Ok(())
+        })?;
+        watch.lap("rules_and_lines");
         outcome.add("families_due", loaded.len() as i64);
-        outcome.add("lines_posted", charges::insert(ctx.conn, &rows)? as i64);
-        watch.lap("write_lines");
+        outcome.add("lines_posted", posted as i64);
         let changed_refs: Vec<_> = changed.iter().collect();
         outcome.add(
             "subscriptions_changed",

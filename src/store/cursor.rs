@@ -7,7 +7,8 @@ use std::marker::PhantomData;
 
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::query_builder::{AstPass, BoxedSqlQuery, Query, QueryFragment, QueryId, SqlQuery};
+use diesel::query_dsl::LoadQuery;
 
 /// The `DECLARE … CURSOR FOR <select>` statement, to bind the select's parameters to.
 pub type Declare<'a> = BoxedSqlQuery<'a, Pg, SqlQuery>;
@@ -20,10 +21,7 @@ pub struct Cursor<T> {
     row: PhantomData<fn() -> T>,
 }
 
-impl<T> Cursor<T>
-where
-    T: QueryableByName<Pg> + 'static,
-{
+impl<T> Cursor<T> {
     /// Declares cursor `name` over `select`; `bind` binds the select's parameters (`$1`…).
     pub(crate) fn open<'a>(
         conn: &mut PgConnection,
@@ -41,16 +39,71 @@ where
         })
     }
 
-    /// The next `n` rows, or fewer at the end (empty once done).
-    pub fn next(&mut self, conn: &mut PgConnection, n: usize) -> QueryResult<Vec<T>> {
+    /// The next `n` rows, or fewer at the end (empty once done), decoded by column name.
+    pub fn next(&mut self, conn: &mut PgConnection, n: usize) -> QueryResult<Vec<T>>
+    where
+        T: QueryableByName<Pg> + 'static,
+    {
         if !self.open {
             return Ok(Vec::new());
         }
-        let rows: Vec<T> = diesel::sql_query(format!("FETCH {n} FROM {}", self.name)).load(conn)?;
-        if rows.len() < n {
+        let rows: Vec<T> = diesel::sql_query(self.fetch(n)).load(conn)?;
+        self.close_if_short(conn, rows.len(), n)?;
+        Ok(rows)
+    }
+
+    /// The next `n` rows decoded by position, as a `Queryable` row of SQL type `ST` (the
+    /// select's columns must be `ST`'s, in order): no lookup of each field by its name.
+    pub fn next_by_position<ST>(&mut self, conn: &mut PgConnection, n: usize) -> QueryResult<Vec<T>>
+    where
+        Fetch<ST>: for<'q> LoadQuery<'q, PgConnection, T>,
+    {
+        if !self.open {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<T> = Fetch::<ST> {
+            sql: self.fetch(n),
+            row: PhantomData,
+        }
+        .load(conn)?;
+        self.close_if_short(conn, rows.len(), n)?;
+        Ok(rows)
+    }
+
+    fn fetch(&self, n: usize) -> String {
+        format!("FETCH {n} FROM {}", self.name)
+    }
+
+    fn close_if_short(&mut self, conn: &mut PgConnection, got: usize, n: usize) -> QueryResult<()> {
+        if got < n {
             diesel::sql_query(format!("CLOSE {}", self.name)).execute(conn)?;
             self.open = false;
         }
-        Ok(rows)
+        Ok(())
     }
 }
+
+/// A `FETCH` whose rows have SQL type `ST`, so diesel decodes them by position.
+pub struct Fetch<ST> {
+    sql: String,
+    row: PhantomData<fn() -> ST>,
+}
+
+impl<ST> QueryId for Fetch<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST: 'static> Query for Fetch<ST> {
+    type SqlType = ST;
+}
+
+impl<ST> QueryFragment<Pg> for Fetch<ST> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
+        out.push_sql(&self.sql);
+        Ok(())
+    }
+}
+
+impl<ST> RunQueryDsl<PgConnection> for Fetch<ST> {}

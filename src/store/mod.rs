@@ -14,6 +14,7 @@ pub mod export;
 pub mod families;
 pub mod invoices;
 pub mod ledger;
+pub mod line_stream;
 pub mod metrics;
 pub mod output_owner;
 pub mod preview;
