@@ -94,6 +94,9 @@ pub struct OrderFile {
     problems: Vec<FileProblem>,
     unlisted: usize,
     done: bool,
+    /// A batch's emptied row list handed back ([`OrderFile::reuse`]): its space is refilled
+    /// instead of allocating a list per batch.
+    spare: Vec<ParsedRow>,
 }
 
 impl OrderFile {
@@ -116,6 +119,7 @@ impl OrderFile {
             problems: Vec::new(),
             unlisted: 0,
             done: false,
+            spare: Vec::new(),
         })
     }
 
@@ -176,8 +180,10 @@ impl OrderFile {
     fn next_batch(&mut self, map: &ColumnMap) -> Option<Batch> {
         let path = self.path.clone();
         let path = path.as_path();
+        let mut parsed = std::mem::take(&mut self.spare);
+        parsed.reserve(BATCH_ROWS);
         let mut batch = Batch {
-            parsed: Vec::with_capacity(BATCH_ROWS),
+            parsed,
             malformed: Vec::new(),
         };
         let mut batch_bytes = 0usize;
@@ -233,6 +239,12 @@ impl OrderFile {
         }
         self.done = true;
         (!batch.is_empty()).then_some(batch)
+    }
+
+    /// Hands back a batch's row list, emptied here, for the next batch to fill.
+    pub fn reuse(&mut self, mut rows: Vec<ParsedRow>) {
+        rows.clear();
+        self.spare = rows;
     }
 
     /// The file's problems, if it has any.

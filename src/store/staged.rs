@@ -53,7 +53,8 @@ pub struct StagedRow {
 impl StagedEvent {
     /// The row of file `file_id` as staging writes it.
     pub fn new(file_id: i64, row: ParsedRow) -> StagedEvent {
-        let raw = (plain_values(&row.event) != row.raw).then(|| row.raw.to_vec());
+        // Intake kept the values as written only when they are not the plain rendering.
+        let raw = row.raw.map(Vec::from);
         let e = row.event;
         StagedEvent {
             file_id,
