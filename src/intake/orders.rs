@@ -93,11 +93,7 @@ impl ColumnMap {
 
     /// [`ColumnMap::raw`], borrowed from the record.
     pub fn fields<'r>(&self, record: &'r csv::StringRecord) -> [&'r str; 13] {
-        std::array::from_fn(|c| {
-            self.positions[c]
-                .and_then(|i| record.get(i))
-                .unwrap_or("")
-        })
+        std::array::from_fn(|c| self.positions[c].and_then(|i| record.get(i)).unwrap_or(""))
     }
 
     /// The column name of the field at `index`.
@@ -281,11 +277,7 @@ mod tests {
         };
         let raw = row.raw.expect("' 3 ' is not written plainly: kept");
         assert_eq!(raw[col::ORDER_ID], "O-1");
-        assert_eq!(
-            raw[col::QUANTITY],
-            " 3 ",
-            "raw values are kept as written"
-        );
+        assert_eq!(raw[col::QUANTITY], " 3 ", "raw values are kept as written");
         assert_eq!(raw[col::REASON], "");
     }
 

@@ -173,9 +173,9 @@ fn take_file_timed(
     let partner = ctx.config.partner.id.clone();
     let reported_on = report_day(date, crate::store::clock::processed_through(ctx.conn)?);
     watch.lap("lookup");
-    let staged = ctx.conn.transaction(|conn| {
-        stage_file(conn, file, &sha256, (date, reported_on), &partner, watch)
-    });
+    let staged = ctx
+        .conn
+        .transaction(|conn| stage_file(conn, file, &sha256, (date, reported_on), &partner, watch));
     watch.lap("commit");
     match staged {
         Ok(counts) => {
@@ -387,9 +387,8 @@ fn stage_file(
         // Staged batches go back to the parser: it frees their rows (it made them, so
         // they go back to its own allocator arena) and refills their space.
         let (give_back, spares) = std::sync::mpsc::channel::<Vec<StagedEvent>>();
-        let parser = scope.spawn(move || {
-            parse_file(file, file_id, reported_on, partner, &sender, &spares)
-        });
+        let parser =
+            scope.spawn(move || parse_file(file, file_id, reported_on, partner, &sender, &spares));
         let mut outcome = Ok(());
         loop {
             let Ok(parsed) = batches.recv() else { break };
