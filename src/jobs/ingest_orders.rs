@@ -390,8 +390,7 @@ fn stage_file(
         let parser =
             scope.spawn(move || parse_file(file, file_id, reported_on, partner, &sender, &spares));
         let mut outcome = Ok(());
-        loop {
-            let Ok(parsed) = batches.recv() else { break };
+        while let Ok(parsed) = batches.recv() {
             watch.lap("stage_wait_parser");
             let step = match parsed {
                 Parsed::Rows { staged, rejects } => {

@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn dates_are_written_as_chrono_writes_them() {
-        for date in [
+        for day in [
             NaiveDate::from_ymd_opt(2026, 1, 31).unwrap(),
             NaiveDate::from_ymd_opt(1, 2, 3).unwrap(),
             NaiveDate::from_ymd_opt(0, 12, 1).unwrap(),
@@ -105,7 +105,7 @@ mod tests {
             NaiveDate::from_ymd_opt(10000, 1, 1).unwrap(),
             NaiveDate::from_ymd_opt(-1, 1, 1).unwrap(),
         ] {
-            assert_eq!(date(Some(date)), date.to_string());
+            assert_eq!(date(Some(day)), day.to_string());
         }
         assert_eq!(date(None), "");
     }
