@@ -5,16 +5,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DbError};
-use rust_decimal::Decimal;
 
 use super::rejects::NewReject;
 use super::schema::{inbox_files, staged_events};
-use super::staged::{StagedEvent, StagedRow};
+use super::staged::{CopiedEvent, StagedEvent, StagedRow};
 use crate::domain::duplicate::{self, StagedFrom};
-use crate::domain::vocabulary::{Action, Reason};
 
 /// Whether a file with these bytes was ingested before.
 pub fn is_ingested(conn: &mut PgConnection, sha256: &str) -> QueryResult<bool> {
@@ -171,56 +169,6 @@ fn reserve_event_ids(conn: &mut PgConnection, count: i64) -> QueryResult<i64> {
     .bind::<diesel::sql_types::BigInt, _>(count)
     .get_result(conn)?;
     Ok(first.first)
-}
-
-/// A [`StagedEvent`] as [`copy_rows`] writes it: with its id, its text borrowed.
-#[derive(Insertable)]
-#[diesel(table_name = staged_events, check_for_backend(diesel::pg::Pg))]
-#[diesel(treat_none_as_default_value = false)]
-struct CopiedEvent<'a> {
-    event_id: i64,
-    file_id: i64,
-    source_line: i32,
-    order_id: &'a str,
-    line: i32,
-    event_time: DateTime<Utc>,
-    event_date: NaiveDate,
-    action: Action,
-    customer_id: &'a str,
-    requested_by: &'a str,
-    partner_id: &'a str,
-    offer_id: Option<&'a str>,
-    quantity: Option<Decimal>,
-    subscription_id: Option<&'a str>,
-    base_subscription_id: Option<&'a str>,
-    auto_renew: Option<bool>,
-    reason: Option<Reason>,
-    raw: Option<&'a Vec<String>>,
-}
-
-impl<'a> CopiedEvent<'a> {
-    fn of(event_id: i64, row: &'a StagedEvent) -> Self {
-        CopiedEvent {
-            event_id,
-            file_id: row.file_id,
-            source_line: row.source_line,
-            order_id: &row.order_id,
-            line: row.line,
-            event_time: row.event_time,
-            event_date: row.event_date,
-            action: row.action,
-            customer_id: &row.customer_id,
-            requested_by: &row.requested_by,
-            partner_id: &row.partner_id,
-            offer_id: row.offer_id.as_deref(),
-            quantity: row.quantity,
-            subscription_id: row.subscription_id.as_deref(),
-            base_subscription_id: row.base_subscription_id.as_deref(),
-            auto_renew: row.auto_renew,
-            reason: row.reason,
-            raw: row.raw.as_ref(),
-        }
-    }
 }
 
 /// Bind parameters per INSERT statement stay under PostgreSQL's 65535.
