@@ -94,11 +94,13 @@ pub fn purchase_subscription_id(order_id: &str, line: u32) -> String {
     format!("{order_id}-{line}")
 }
 
-/// A row that parsed, with the values it was parsed from.
+/// A row that parsed, with the values it was parsed from when they are not its
+/// [`plain_values`] (most rows are written plainly: their values need not be kept twice).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedRow {
     pub source_line: u64,
-    pub raw: RawRow,
+    /// The 13 values as written; `None` when they are exactly `plain_values(&event)`.
+    pub raw: Option<RawRow>,
     pub event: OrderEvent,
 }
 
@@ -221,10 +223,56 @@ pub fn plain_values(event: &OrderEvent) -> RawRow {
     ]
 }
 
-/// Parses one row; the first problem found, in column order, is reported.
-pub fn parse_row(raw: &RawRow) -> Result<OrderEvent, Malformed> {
+/// Whether `raw` (a row's 13 values as written) is exactly [`plain_values`] of `event`,
+/// without rendering the values that can be compared as they are.
+pub fn is_plain<S: AsRef<str>>(event: &OrderEvent, raw: &[S; 13]) -> bool {
+    use std::fmt::Write;
+    let raw = |c: usize| raw[c].as_ref();
+    let opt = |v: &Option<String>, c: usize| v.as_deref().unwrap_or("") == raw(c);
+    // Written digits only, no leading zero: what `u32::to_string` writes.
+    let line = raw(col::LINE);
+    let line_plain = !line.is_empty()
+        && !line.starts_with('0')
+        && line.bytes().all(|b| b.is_ascii_digit())
+        && line.parse::<u32>() == Ok(event.line);
+    let quantity_plain = match event.quantity {
+        None => raw(col::QUANTITY).is_empty(),
+        Some(q) => {
+            let mut rendered = String::with_capacity(16);
+            let _ = write!(rendered, "{q}");
+            rendered == raw(col::QUANTITY)
+        }
+    };
+    let auto_renew = match event.auto_renew {
+        None => "",
+        Some(true) => "true",
+        Some(false) => "false",
+    };
+    raw(col::ORDER_ID) == event.order_id
+        && line_plain
+        && raw(col::ACTION) == event.action.as_str()
+        && raw(col::CUSTOMER_ID) == event.customer_id
+        && raw(col::REQUESTED_BY) == event.requested_by
+        && raw(col::PARTNER_ID) == event.partner_id
+        && opt(&event.offer_id, col::OFFER_ID)
+        && quantity_plain
+        && opt(&event.subscription_id, col::SUBSCRIPTION_ID)
+        && opt(&event.base_subscription_id, col::BASE_SUBSCRIPTION_ID)
+        && raw(col::AUTO_RENEW) == auto_renew
+        && raw(col::REASON) == event.reason.map(|r| r.as_str()).unwrap_or("")
+        // Last: the one rendering that allocates. A UTC time is written with `Z`.
+        && raw(col::EVENT_TIME).ends_with('Z')
+        && raw(col::EVENT_TIME)
+            == event
+                .event_time
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// Parses one row (its 13 values as written, owned or borrowed); the first problem found, in
+/// column order, is reported.
+pub fn parse_row<S: AsRef<str>>(raw: &[S; 13]) -> Result<OrderEvent, Malformed> {
     let value = |c: usize| -> Option<&str> {
-        let v = raw[c].trim();
+        let v = raw[c].as_ref().trim();
         (!v.is_empty()).then_some(v)
     };
     let required = |c: usize| value(c).ok_or_else(|| malformed(c, "is required but empty"));
@@ -584,6 +632,7 @@ mod tests {
         for raw in plain {
             let event = parse_row(&raw).unwrap();
             assert_eq!(plain_values(&event), raw);
+            assert!(is_plain(&event, &raw));
         }
     }
 
@@ -605,6 +654,7 @@ mod tests {
         plain(&mut base, "event_time", "2026-03-01T10:15:00Z");
         let raw = row(&base);
         assert_eq!(plain_values(&parse_row(&raw).unwrap()), raw);
+        assert!(is_plain(&parse_row(&raw).unwrap(), &raw));
         for (column, value) in changes {
             let mut pairs = base.clone();
             pairs.retain(|(c, _)| *c != column);
@@ -612,6 +662,54 @@ mod tests {
             let raw = row(&pairs);
             let event = parse_row(&raw).unwrap();
             assert_ne!(plain_values(&event), raw, "{column} = {value:?}");
+            assert!(!is_plain(&event, &raw), "{column} = {value:?}");
+        }
+    }
+
+    #[test]
+    fn is_plain_says_what_comparing_with_plain_values_says() {
+        let values: [(&str, &[&str]); 8] = [
+            ("line", &["1", "12", "01", "+1", " 1", "4294967295"]),
+            (
+                "event_time",
+                &[
+                    "2026-03-01T10:15:00Z",
+                    "2026-03-01T10:15:00.250Z",
+                    "2026-03-01T10:15:00.25Z",
+                    "2026-03-01T10:15:00.123456Z",
+                    "2026-03-01T10:15:00.123456789Z",
+                    "2026-03-01T10:15:00+00:00",
+                    "2026-03-01T11:15:00+01:00",
+                    "2026-11-10T23:59:60Z",
+                ],
+            ),
+            (
+                "quantity",
+                &["", "3", "3.0", "3.50", "03", "0", "0.000", " 3"],
+            ),
+            ("customer_id", &["C-1", " C-1", "C-1 "]),
+            ("offer_id", &["OFF-1", "", " OFF-1"]),
+            ("subscription_id", &["", "S-1", " S-1"]),
+            ("auto_renew", &["", "true", "false", "TRUE", "False"]),
+            ("partner_id", &["P-1", "P-1 "]),
+        ];
+        let mut base = purchase();
+        base.retain(|(c, _)| *c != "event_time");
+        base.push(("event_time", "2026-03-01T10:15:00Z"));
+        for (column, written) in values {
+            for value in written {
+                let mut pairs = base.clone();
+                pairs.retain(|(c, _)| *c != column);
+                pairs.push((column, value));
+                let raw = row(&pairs);
+                let Ok(event) = parse_row(&raw) else { continue };
+                let borrowed: [&str; 13] = std::array::from_fn(|c| raw[c].as_str());
+                assert_eq!(
+                    is_plain(&event, &borrowed),
+                    plain_values(&event) == raw,
+                    "{column} = {value:?}"
+                );
+            }
         }
     }
 }

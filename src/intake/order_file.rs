@@ -18,6 +18,10 @@ use super::orders::{self, ColumnMap, MalformedRow, ParsedRow, Row};
 /// Rows per batch at most: memory stays bounded whatever the file's size.
 pub const BATCH_ROWS: usize = 10_000;
 
+/// Rows of the first batch at most: the database starts storing sooner (the batches after it
+/// are parsed while it stores the one before).
+pub const FIRST_BATCH_ROWS: usize = 2_000;
+
 /// Bytes of records per batch at most, so that long (but allowed) fields keep it bounded too.
 pub const BATCH_BYTES: usize = 16 << 20;
 
@@ -94,6 +98,11 @@ pub struct OrderFile {
     problems: Vec<FileProblem>,
     unlisted: usize,
     done: bool,
+    /// A batch's emptied row list handed back ([`OrderFile::reuse`]): its space is refilled
+    /// instead of allocating a list per batch.
+    spare: Vec<ParsedRow>,
+    /// Batches handed out so far.
+    batches: usize,
 }
 
 impl OrderFile {
@@ -116,6 +125,8 @@ impl OrderFile {
             problems: Vec::new(),
             unlisted: 0,
             done: false,
+            spare: Vec::new(),
+            batches: 0,
         })
     }
 
@@ -176,11 +187,18 @@ impl OrderFile {
     fn next_batch(&mut self, map: &ColumnMap) -> Option<Batch> {
         let path = self.path.clone();
         let path = path.as_path();
+        let mut parsed = std::mem::take(&mut self.spare);
+        parsed.reserve(BATCH_ROWS);
         let mut batch = Batch {
-            parsed: Vec::with_capacity(BATCH_ROWS),
+            parsed,
             malformed: Vec::new(),
         };
         let mut batch_bytes = 0usize;
+        let most_rows = if self.batches == 0 {
+            FIRST_BATCH_ROWS
+        } else {
+            BATCH_ROWS
+        };
         loop {
             let line = match self.reader.next_byte_record(&mut self.record) {
                 Ok(None) => break,
@@ -224,15 +242,22 @@ impl OrderFile {
                 Row::Malformed(row) => batch.malformed.push(row),
             }
             self.record = text.into_byte_record();
-            if batch.parsed.len() >= BATCH_ROWS
-                || batch.malformed.len() >= BATCH_ROWS
+            if batch.parsed.len() >= most_rows
+                || batch.malformed.len() >= most_rows
                 || batch_bytes >= BATCH_BYTES
             {
+                self.batches += 1;
                 return Some(batch);
             }
         }
         self.done = true;
         (!batch.is_empty()).then_some(batch)
+    }
+
+    /// Hands back a batch's row list, emptied here, for the next batch to fill.
+    pub fn reuse(&mut self, mut rows: Vec<ParsedRow>) {
+        rows.clear();
+        self.spare = rows;
     }
 
     /// The file's problems, if it has any.
@@ -336,7 +361,7 @@ offer_id,quantity";
     #[test]
     fn a_large_file_comes_in_batches_of_at_most_batch_rows() {
         let mut text = format!("{HEADER}\n");
-        for order in 0..BATCH_ROWS + 5 {
+        for order in 0..FIRST_BATCH_ROWS + BATCH_ROWS + 5 {
             text.push_str(&purchase(order));
         }
         let sizes: Vec<usize> = read(text.as_bytes())
@@ -346,7 +371,7 @@ offer_id,quantity";
                 Piece::Failed(f) => panic!("{f:?}"),
             })
             .collect();
-        assert_eq!(sizes, [BATCH_ROWS, 5]);
+        assert_eq!(sizes, [FIRST_BATCH_ROWS, BATCH_ROWS, 5]);
     }
 
     #[test]

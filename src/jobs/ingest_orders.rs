@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use diesel::Connection;
 use diesel::PgConnection;
 
-use super::{JobContext, JobOutcome};
+use super::{JobContext, JobName, JobOutcome, Stopwatch};
 use crate::domain::reject::report_day;
 use crate::error::{Error, Result};
 use crate::intake::inbox::{self, Candidate, Stamp, Stray};
@@ -142,6 +142,18 @@ impl From<std::io::Error> for Abort {
 }
 
 fn take_file(ctx: &mut JobContext<'_>, date: NaiveDate, file: &Candidate) -> Result<Taken> {
+    let mut watch = Stopwatch::start();
+    let taken = take_file_timed(ctx, date, file, &mut watch);
+    watch.log(JobName::IngestOrders);
+    taken
+}
+
+fn take_file_timed(
+    ctx: &mut JobContext<'_>,
+    date: NaiveDate,
+    file: &Candidate,
+    watch: &mut Stopwatch,
+) -> Result<Taken> {
     let intake = &ctx.config.intake;
     let sha256 = match inbox::sha256_file(&file.path) {
         Ok(Some(hash)) => hash,
@@ -153,6 +165,7 @@ fn take_file(ctx: &mut JobContext<'_>, date: NaiveDate, file: &Candidate) -> Res
             return fail_entry(ctx, date, &file.name, &file.path, "", &reason);
         }
     };
+    watch.lap("hash");
     let archive = intake.archive.join(date.to_string());
     if staging::is_ingested(ctx.conn, &sha256)? {
         let unmoved = archive_file(file, &archive, "ingested before: archived without effect");
@@ -160,15 +173,19 @@ fn take_file(ctx: &mut JobContext<'_>, date: NaiveDate, file: &Candidate) -> Res
     }
     let partner = ctx.config.partner.id.clone();
     let reported_on = report_day(date, crate::store::clock::processed_through(ctx.conn)?);
+    watch.lap("lookup");
     let staged = ctx
         .conn
-        .transaction(|conn| stage_file(conn, file, &sha256, (date, reported_on), &partner));
+        .transaction(|conn| stage_file(conn, file, &sha256, (date, reported_on), &partner, watch));
+    watch.lap("commit");
     match staged {
         Ok(counts) => {
             // The rows and the record are committed: should the move fail (or the process die
             // before it), the file left in the inbox has bytes already ingested, which the next
             // run archives without effect.
-            let unmoved = match inbox::move_into(&file.path, &archive, None) {
+            let moved = inbox::move_into(&file.path, &archive, None);
+            watch.lap("archive");
+            let unmoved = match moved {
                 Ok(to) => {
                     tracing::info!(
                         file = %shown::name(&file.name),
@@ -360,6 +377,7 @@ fn stage_file(
     sha256: &str,
     (date, reported_on): (NaiveDate, NaiveDate),
     partner: &str,
+    watch: &mut Stopwatch,
 ) -> std::result::Result<RowCounts, Abort> {
     use diesel::result::{DatabaseErrorKind, Error as DbError};
     let file_id = match staging::open_file(conn, &file.name, sha256, date) {
@@ -369,16 +387,25 @@ fn stage_file(
         }
         Err(e) => return Err(e.into()),
     };
+    watch.lap("open");
     let mut counts = RowCounts::default();
     std::thread::scope(|scope| {
         // Two batches in flight at most: memory stays bounded.
         let (sender, batches) = std::sync::mpsc::sync_channel::<Parsed>(1);
-        let parser = scope.spawn(move || parse_file(file, file_id, reported_on, partner, &sender));
+        // Staged batches go back to the parser: it frees their rows (it made them, so
+        // they go back to its own allocator arena) and refills their space.
+        let (give_back, spares) = std::sync::mpsc::channel::<Vec<StagedEvent>>();
+        let parser =
+            scope.spawn(move || parse_file(file, file_id, reported_on, partner, &sender, &spares));
         let mut outcome = Ok(());
-        for parsed in batches.iter() {
+        while let Ok(parsed) = batches.recv() {
+            watch.lap("stage_wait_parser");
             let step = match parsed {
                 Parsed::Rows { staged, rejects } => {
-                    stage_rows(conn, reported_on, &staged, &rejects, &mut counts)
+                    let step = stage_rows(conn, reported_on, &staged, &rejects, &mut counts);
+                    watch.lap("stage_copy");
+                    let _ = give_back.send(staged);
+                    step
                 }
                 Parsed::Failed(problems) => Err(Abort::Failed(problems)),
             };
@@ -398,6 +425,7 @@ fn stage_file(
         return Err(Abort::Changed);
     }
     staging::finish_file(conn, file_id, counts)?;
+    watch.lap("finish");
     Ok(counts)
 }
 
@@ -419,6 +447,7 @@ fn parse_file(
     reported_on: NaiveDate,
     partner: &str,
     out: &std::sync::mpsc::SyncSender<Parsed>,
+    spares: &std::sync::mpsc::Receiver<Vec<StagedEvent>>,
 ) -> std::io::Result<()> {
     let Some(source) = progress_reader(&file.path, file.stamp.len)? else {
         // Swapped for a link, a FIFO or a folder since the scan: left for the next scan.
@@ -427,20 +456,30 @@ fn parse_file(
             "no longer a regular file",
         ));
     };
-    for piece in OrderFile::new(&file.path, source, partner)? {
+    let mut order_file = OrderFile::new(&file.path, source, partner)?;
+    while let Some(piece) = order_file.next() {
         let parsed = match piece {
-            Piece::Rows(batch) => Parsed::Rows {
-                staged: batch
-                    .parsed
-                    .into_iter()
-                    .map(|row| StagedEvent::new(file_id, row))
-                    .collect(),
-                rejects: batch
-                    .malformed
-                    .into_iter()
-                    .map(|row| NewReject::malformed(reported_on, file_id, row))
-                    .collect(),
-            },
+            Piece::Rows(mut batch) => {
+                let mut staged = spares
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(batch.parsed.len()));
+                staged.clear();
+                staged.extend(
+                    batch
+                        .parsed
+                        .drain(..)
+                        .map(|row| StagedEvent::new(file_id, row)),
+                );
+                order_file.reuse(batch.parsed);
+                Parsed::Rows {
+                    staged,
+                    rejects: batch
+                        .malformed
+                        .into_iter()
+                        .map(|row| NewReject::malformed(reported_on, file_id, row))
+                        .collect(),
+                }
+            }
             Piece::Failed(problems) => Parsed::Failed(problems),
         };
         if out.send(parsed).is_err() {

@@ -4,6 +4,7 @@
 //! must equal the invoice's stored count and total (computed separately, by SQL, when the
 //! invoice was numbered): a file whose lines do not add up to its invoices is never published.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -116,31 +117,40 @@ pub struct LineValues<'a> {
 /// partner id already formatted with [`cells::text`]. Fails only on a billing frequency the
 /// file cannot name.
 pub fn line_cells(partner_cell: &str, v: &LineValues<'_>) -> Result<[String; 22], String> {
+    Ok(borrowed_line_cells(partner_cell, v)?.map(Cow::into_owned))
+}
+
+/// [`line_cells`], borrowing the text cells written as they are stored (most are).
+pub fn borrowed_line_cells<'a>(
+    partner_cell: &'a str,
+    v: &LineValues<'a>,
+) -> Result<[Cow<'a, str>; 22], String> {
     let cycle = billing_cycle(v.billing_months)
         .ok_or_else(|| format!("billing every {} months", v.billing_months))?;
+    let owned = |cell: String| Cow::Owned(cell);
     Ok([
-        partner_cell.to_string(),
-        cells::text(v.customer_id),
-        cells::text(v.customer_name),
-        cells::text(v.customer_country),
-        cells::text(v.invoice_number),
-        cells::text(v.order_id),
-        cells::text(v.subscription_id),
-        cells::text(v.parent_subscription_id),
-        cells::text(v.offer_id),
-        cells::text(v.offer_name),
-        cells::text(v.publisher_name),
-        cells::text(v.charge_type),
-        cells::date(Some(v.start_date)),
-        cells::date(Some(v.end_date)),
-        v.billable_days.to_string(),
-        v.period_days.to_string(),
-        cells::price(v.unit_price),
-        cells::quantity(Some(v.quantity)),
-        cells::amount(v.amount),
-        cells::text(v.currency),
-        cycle.to_string(),
-        cells::date(Some(v.posted_on)),
+        Cow::Borrowed(partner_cell),
+        cells::text_cell(v.customer_id),
+        cells::text_cell(v.customer_name),
+        cells::text_cell(v.customer_country),
+        cells::text_cell(v.invoice_number),
+        cells::text_cell(v.order_id),
+        cells::text_cell(v.subscription_id),
+        cells::text_cell(v.parent_subscription_id),
+        cells::text_cell(v.offer_id),
+        cells::text_cell(v.offer_name),
+        cells::text_cell(v.publisher_name),
+        cells::text_cell(v.charge_type),
+        owned(cells::date(Some(v.start_date))),
+        owned(cells::date(Some(v.end_date))),
+        owned(v.billable_days.to_string()),
+        owned(v.period_days.to_string()),
+        owned(cells::price(v.unit_price)),
+        owned(cells::quantity(Some(v.quantity))),
+        owned(cells::amount(v.amount)),
+        cells::text_cell(v.currency),
+        Cow::Borrowed(cycle),
+        owned(cells::date(Some(v.posted_on))),
     ])
 }
 
@@ -224,14 +234,14 @@ pub fn write_lines(
         }
         previous = Some(invoice);
         let values = LineValues::of(&row, invoice);
-        let cells = line_cells(&partner, &values).map_err(bad)?;
+        let cells = borrowed_line_cells(&partner, &values).map_err(bad)?;
         let (lines, total) = &mut written[n];
         *lines += 1;
         // Sum what the file says, not what the database holds.
         *total += cells[18]
             .parse::<Decimal>()
             .expect("a formatted amount parses back");
-        csv.write_record(&cells)?;
+        csv.write_record(cells.iter().map(|cell| cell.as_bytes()))?;
     }
     for (invoice, &(lines, total)) in invoices.iter().zip(&written) {
         if lines != i64::from(invoice.line_count) || total != invoice.total {

@@ -203,9 +203,11 @@ impl ExportRow for InvoiceLineRow {
             f(i).parse::<Decimal>()
                 .map_err(|e| format!("'{}' is not a number: {e}", f(i)))
         };
-        let date = |i: usize| {
-            f(i).parse::<NaiveDate>()
-                .map_err(|e| format!("'{}' is not a date: {e}", f(i)))
+        let date = |i: usize| match iso_date(f(i)) {
+            Some(date) => Ok(date),
+            None => f(i)
+                .parse::<NaiveDate>()
+                .map_err(|e| format!("'{}' is not a date: {e}", f(i))),
         };
         let integer = |i: usize| {
             f(i).parse::<i64>()
@@ -234,6 +236,22 @@ impl ExportRow for InvoiceLineRow {
             posted_on: date(19)?,
         })
     }
+}
+
+/// A date written `YYYY-MM-DD` (as the export's DateStyle writes them), read without chrono's
+/// general parser; `None` for anything else, which that parser then reads (or refuses).
+fn iso_date(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let year = i32::try_from(number(&b[0..4])?).ok()?;
+    NaiveDate::from_ymd_opt(year, number(&b[5..7])?, number(&b[8..10])?)
 }
 
 /// A COPY stream that stays at its end once there: asking libpq for more after the end is an
@@ -268,6 +286,32 @@ impl<R: BufRead> BufRead for Fused<R> {
     fn consume(&mut self, amount: usize) {
         if !self.done {
             self.inner.consume(amount);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_read_as_chrono_reads_them() {
+        for text in [
+            "2026-01-31",
+            "0001-02-03",
+            "2024-02-29",
+            "2026-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-31",
+            "+2026-01-31",
+            "20260131xx",
+            "2026-01-3a",
+        ] {
+            // Where the quick reading gives up, chrono's reads the text.
+            if let Some(date) = iso_date(text) {
+                assert_eq!(Some(date), text.parse::<NaiveDate>().ok(), "{text}");
+            }
         }
     }
 }

@@ -50,10 +50,61 @@ pub struct StagedRow {
     pub event: StagedEvent,
 }
 
+/// A [`StagedEvent`] as staging COPYs it: with the id reserved for it, its text borrowed.
+#[derive(Insertable)]
+#[diesel(table_name = staged_events, check_for_backend(diesel::pg::Pg))]
+#[diesel(treat_none_as_default_value = false)]
+pub struct CopiedEvent<'a> {
+    event_id: i64,
+    file_id: i64,
+    source_line: i32,
+    order_id: &'a str,
+    line: i32,
+    event_time: DateTime<Utc>,
+    event_date: NaiveDate,
+    action: Action,
+    customer_id: &'a str,
+    requested_by: &'a str,
+    partner_id: &'a str,
+    offer_id: Option<&'a str>,
+    quantity: Option<Decimal>,
+    subscription_id: Option<&'a str>,
+    base_subscription_id: Option<&'a str>,
+    auto_renew: Option<bool>,
+    reason: Option<Reason>,
+    raw: Option<&'a Vec<String>>,
+}
+
+impl<'a> CopiedEvent<'a> {
+    pub fn of(event_id: i64, row: &'a StagedEvent) -> Self {
+        CopiedEvent {
+            event_id,
+            file_id: row.file_id,
+            source_line: row.source_line,
+            order_id: &row.order_id,
+            line: row.line,
+            event_time: row.event_time,
+            event_date: row.event_date,
+            action: row.action,
+            customer_id: &row.customer_id,
+            requested_by: &row.requested_by,
+            partner_id: &row.partner_id,
+            offer_id: row.offer_id.as_deref(),
+            quantity: row.quantity,
+            subscription_id: row.subscription_id.as_deref(),
+            base_subscription_id: row.base_subscription_id.as_deref(),
+            auto_renew: row.auto_renew,
+            reason: row.reason,
+            raw: row.raw.as_ref(),
+        }
+    }
+}
+
 impl StagedEvent {
     /// The row of file `file_id` as staging writes it.
     pub fn new(file_id: i64, row: ParsedRow) -> StagedEvent {
-        let raw = (plain_values(&row.event) != row.raw).then(|| row.raw.to_vec());
+        // Intake kept the values as written only when they are not the plain rendering.
+        let raw = row.raw.map(Vec::from);
         let e = row.event;
         StagedEvent {
             file_id,

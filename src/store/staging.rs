@@ -11,7 +11,7 @@ use diesel::result::{DatabaseErrorKind, Error as DbError};
 
 use super::rejects::NewReject;
 use super::schema::{inbox_files, staged_events};
-use super::staged::{StagedEvent, StagedRow};
+use super::staged::{CopiedEvent, StagedEvent, StagedRow};
 use crate::domain::duplicate::{self, StagedFrom};
 
 /// Whether a file with these bytes was ingested before.
@@ -133,11 +133,42 @@ pub fn stage_batch(
     }
 }
 
-/// COPYs rows into `staged_events` (diesel's binary COPY of the [`StagedEvent`] columns).
+/// COPYs rows into `staged_events` (diesel's binary COPY of the [`StagedEvent`] columns), with
+/// their ids reserved beforehand: the server then evaluates no `nextval` per row (a fifth of
+/// the COPY's time at 100,000 rows).
 fn copy_rows(conn: &mut PgConnection, rows: &[StagedEvent]) -> QueryResult<usize> {
+    let count = i64::try_from(rows.len()).expect("a batch's length fits in i64");
+    let first = reserve_event_ids(conn, count)?;
+    let copied: Vec<CopiedEvent<'_>> = rows
+        .iter()
+        .zip(first..)
+        .map(|(row, event_id)| CopiedEvent::of(event_id, row))
+        .collect();
     diesel::copy_from(staged_events::table)
-        .from_insertable(rows)
+        .from_insertable(&copied)
         .execute(conn)
+}
+
+/// Takes `count` consecutive ids of `staged_events`' sequence and returns the first: the ids
+/// `count` rows inserted one by one would get, since nothing else stages rows meanwhile (one
+/// ingest at a time, under its job's lock). Were another writer to take an id in between,
+/// the COPY would meet it as a unique violation and the batch would go the slow path, whose
+/// INSERT draws its ids one by one. Like `nextval`, a reservation is not undone by a
+/// rollback.
+fn reserve_event_ids(conn: &mut PgConnection, count: i64) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct First {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        first: i64,
+    }
+    let first: First = diesel::sql_query(
+        "SELECT setval(pg_get_serial_sequence('staged_events', 'event_id'), \
+                nextval(pg_get_serial_sequence('staged_events', 'event_id')) + $1 - 1) \
+                - $1 + 1 AS first",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(count)
+    .get_result(conn)?;
+    Ok(first.first)
 }
 
 /// Bind parameters per INSERT statement stay under PostgreSQL's 65535.

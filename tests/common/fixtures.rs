@@ -8,7 +8,7 @@ use diesel::PgConnection;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 use subsweep::domain::catalog::{Customer, Offer};
-use subsweep::domain::order::{COLUMNS, OrderEvent, ParsedRow, plain_values};
+use subsweep::domain::order::{COLUMNS, OrderEvent, ParsedRow};
 use subsweep::domain::reject::RejectCode;
 use subsweep::domain::subscription::{State, Subscription, Terms};
 use subsweep::domain::vocabulary::{Action, BillingFrequency, BillingType, Segment, Status};
@@ -282,7 +282,7 @@ pub fn stage_event(
 ) {
     let parsed = ParsedRow {
         source_line: source_line as u64,
-        raw: plain_values(order),
+        raw: None,
         event: order.clone(),
     };
     let row = StagedEvent {
