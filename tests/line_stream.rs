@@ -143,3 +143,92 @@ fn charge_count(conn: &mut PgConnection) -> i64 {
     use subsweep::store::schema::charge_lines::dsl::*;
     charge_lines.count().get_result(conn).unwrap()
 }
+
+/// apply-orders streams its postings, offsets among them (a full-path replay corrects lines
+/// posted before): each offset stores the line it corrects, as `charges::insert` stores it.
+#[test]
+fn streamed_offsets_keep_the_line_they_correct_as_diesel_stores_it() {
+    use subsweep::domain::posting::Posting;
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    CustomerFixture::new("CUS-1", "Contoso").insert(&mut conn);
+    OfferFixture::new("OFF-1", "Seats", "Microsoft").insert(&mut conn);
+    SubscriptionFixture::new("SUB-STREAM", "CUS-1", "OFF-1", "ORD-1").insert(&mut conn);
+    SubscriptionFixture::new("SUB-DIESEL", "CUS-1", "OFF-1", "ORD-2").insert(&mut conn);
+    let target = PostingTarget {
+        posted_on: d("2026-03-10"),
+        invoice_period_start: d("2026-03-01"),
+    };
+    let line = |sub: &str, charge_type, amount: &str, cause: &str| ChargeLine {
+        subscription_id: sub.into(),
+        charge_type,
+        range: DateRange::new(d("2026-03-01"), d("2026-03-31")),
+        billable_days: 31,
+        period_days: 31,
+        unit_price: dec("10.00"),
+        quantity: dec("2"),
+        amount: dec(amount),
+        cause: cause.into(),
+    };
+    // The lines the offsets correct: one per subscription, through diesel.
+    let originals: Vec<_> = ["SUB-STREAM", "SUB-DIESEL"]
+        .iter()
+        .map(|sub| Posting::New(line(sub, ChargeType::CycleFee, "20.00", "period:1")))
+        .collect();
+    let rows = charges::rows_for(&originals, &target, |_| "CUS-1".to_string());
+    assert_eq!(charges::insert(&mut conn, &rows).unwrap(), 2);
+    let ids: Vec<i64> = {
+        use subsweep::store::schema::charge_lines::dsl::*;
+        charge_lines
+            .select(line_id)
+            .order(line_id)
+            .load(&mut conn)
+            .unwrap()
+    };
+    let postings = |sub: &str, corrects: i64| {
+        vec![
+            Posting::Offset {
+                corrects,
+                line: line(sub, ChargeType::Offset, "-20.00", "correction:period:1"),
+            },
+            Posting::New(line(
+                sub,
+                ChargeType::CycleFee,
+                "30.00",
+                "seat_change:ORD-9:1",
+            )),
+        ]
+    };
+
+    let streamed = postings("SUB-STREAM", ids[0]);
+    let posted = line_stream::post(&mut conn, &target, |sink| {
+        streamed
+            .iter()
+            .try_for_each(|p| sink.push_posting(p, "CUS-1"))
+    })
+    .unwrap();
+    assert_eq!(posted, 2);
+    let rows = charges::rows_for(&postings("SUB-DIESEL", ids[1]), &target, |_| {
+        "CUS-1".to_string()
+    });
+    assert_eq!(charges::insert(&mut conn, &rows).unwrap(), 2);
+
+    let as_stored = |conn: &mut PgConnection, sub: &str, original: i64| -> Vec<String> {
+        stored(conn, sub)
+            .into_iter()
+            .map(|s| {
+                let mut cells: Vec<String> = s.row.split('|').map(String::from).collect();
+                if cells[11] == original.to_string() {
+                    cells[11] = "<original>".into();
+                }
+                cells.join("|")
+            })
+            .collect()
+    };
+    let streamed = as_stored(&mut conn, "SUB-STREAM", ids[0]);
+    assert_eq!(streamed, as_stored(&mut conn, "SUB-DIESEL", ids[1]));
+    assert!(
+        streamed[1].contains("|<original>|"),
+        "the offset names the line it corrects: {streamed:?}"
+    );
+}

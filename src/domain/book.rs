@@ -182,6 +182,9 @@ pub struct Book {
     offers: HashMap<String, Offer>,
     customers: HashMap<String, Customer>,
     families: BTreeMap<String, Family>,
+    /// The families each customer has a subscription in (or had: a family may have left the
+    /// book since), so a customer's subscriptions are found without walking every family.
+    customer_families: HashMap<String, BTreeSet<String>>,
     /// Which family each subscription belongs to.
     owner: HashMap<String, String>,
     /// Event time of the last event each family applied.
@@ -213,6 +216,7 @@ impl Book {
                 .map(|c| (c.customer_id.clone(), c))
                 .collect(),
             families: BTreeMap::new(),
+            customer_families: HashMap::new(),
             owner: HashMap::new(),
             last_applied: HashMap::new(),
             histories: HashMap::new(),
@@ -234,7 +238,26 @@ impl Book {
         if self.history_mode == HistoryMode::KeepAll {
             self.histories.entry(family.id.clone()).or_default();
         }
-        self.families.insert(family.id.clone(), family);
+        self.put_family(family.id.clone(), family);
+    }
+
+    /// Puts `family` in the book under `id` (replacing what was there), noting its members'
+    /// customers.
+    fn put_family(&mut self, id: String, family: Family) {
+        for member in &family.members {
+            match self.customer_families.get_mut(&member.customer_id) {
+                Some(ids) => {
+                    if !ids.contains(&id) {
+                        ids.insert(id.clone());
+                    }
+                }
+                None => {
+                    self.customer_families
+                        .insert(member.customer_id.clone(), BTreeSet::from([id.clone()]));
+                }
+            }
+        }
+        self.families.insert(id, family);
     }
 
     /// Keeps the history of every family from now on ([`HistoryMode::KeepAll`]: for a book that
@@ -408,6 +431,22 @@ impl Book {
     /// Applies a plan this book made, posting on the plan's date, with what the shell fetched
     /// for it: families taking the full path first, then the events in order.
     pub fn apply(&mut self, plan: Plan, fetched: Fetched) -> DayOutcome {
+        match self.apply_posting(plan, fetched, |_, _| Ok::<(), std::convert::Infallible>(())) {
+            Ok(outcome) => outcome,
+        }
+    }
+
+    /// [`Book::apply`], handing the lines to `post` as they are made: after each family's full
+    /// path and each event of the fast path, its new postings (in the order of the outcome's
+    /// `postings`, which still holds them all), with the book as it stands then (every line's
+    /// subscription is in it). The shell stores them while the rules compute the next; an
+    /// error of `post` stops the rules and is returned.
+    pub fn apply_posting<E>(
+        &mut self,
+        plan: Plan,
+        fetched: Fetched,
+        mut post: impl FnMut(&Book, &[Posting]) -> Result<(), E>,
+    ) -> Result<DayOutcome, E> {
         self.learn(&plan, fetched);
         let Plan {
             date,
@@ -420,11 +459,20 @@ impl Book {
             Some(c) if c > Moment::new(date, Step::Orders) => c,
             _ => Moment::new(date, Step::Orders),
         };
+        let mut sent = 0;
         for (family_id, new_events) in full_path {
             self.apply_full_path(&family_id, new_events, date, through, &mut outcome);
+            if outcome.postings.len() > sent {
+                post(self, &outcome.postings[sent..])?;
+                sent = outcome.postings.len();
+            }
         }
         for (family_id, event) in fast {
             self.apply_in_order(&family_id, event, &mut outcome);
+            if outcome.postings.len() > sent {
+                post(self, &outcome.postings[sent..])?;
+                sent = outcome.postings.len();
+            }
         }
         if self
             .clock
@@ -432,7 +480,7 @@ impl Book {
         {
             self.clock = Some(Moment::new(date, Step::Orders));
         }
-        outcome
+        Ok(outcome)
     }
 
     /// Takes in what was fetched for `plan`: posted lines become the families' ledgers, and with
@@ -495,7 +543,7 @@ impl Book {
             event.retention_days = applied.retention_days;
         }
         if !family.members.is_empty() {
-            self.families.insert(family_id.to_string(), family);
+            self.put_family(family_id.to_string(), family);
         }
         match result {
             Ok(applied) => {
@@ -599,7 +647,7 @@ impl Book {
             }
         }
         if !family.members.is_empty() || current.is_some() {
-            self.families.insert(family_id.to_string(), family);
+            self.put_family(family_id.to_string(), family);
             outcome.changed.insert(family_id.to_string());
         }
         if kept {
@@ -650,8 +698,7 @@ impl Book {
             return None;
         }
         let others = self
-            .families
-            .values()
+            .families_of(&event.order.customer_id)
             .filter(|f| f.id != family_id)
             .flat_map(|f| f.members.iter())
             .filter(|s| s.customer_id == event.order.customer_id);
@@ -678,9 +725,18 @@ impl Book {
         &'a self,
         customer_id: &'a str,
     ) -> impl Iterator<Item = &'a Subscription> + 'a {
-        self.families
-            .values()
+        self.families_of(customer_id)
             .flat_map(|f| f.members.iter())
             .filter(move |s| s.customer_id == customer_id)
+    }
+
+    /// The families in the book holding a subscription of `customer_id` (and perhaps others),
+    /// in the book's order.
+    fn families_of<'a>(&'a self, customer_id: &str) -> impl Iterator<Item = &'a Family> + 'a {
+        self.customer_families
+            .get(customer_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.families.get(id))
     }
 }

@@ -7,13 +7,14 @@ use chrono::NaiveDate;
 
 use super::{JobContext, JobName, JobOutcome, Stopwatch};
 use crate::domain::book::{self, Book, Fetched, Written};
+use crate::domain::charges::ChargeLine;
 use crate::domain::clock::{Moment, Step};
 use crate::domain::event::FamilyEvent;
 use crate::domain::needs::Needs;
 use crate::domain::reject::Reject;
 use crate::error::{Error, Result};
 use crate::store::events::{self, NewApplied, OrdersMark, RuleReject};
-use crate::store::{self, catalog, charges, clock, families};
+use crate::store::{self, catalog, charges, clock, families, line_stream};
 
 /// Events are applied this many at a time (bounded memory whatever the day's volume).
 const BATCH: usize = 10_000;
@@ -44,7 +45,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     }
     let mut pending = events::pending(ctx.conn, date, mark)?;
     loop {
-        let rows = pending.next(ctx.conn, BATCH)?;
+        let rows = pending.next_by_position::<events::PendingRow>(ctx.conn, BATCH)?;
         watch.lap("fetch");
         if rows.is_empty() {
             break;
@@ -79,23 +80,28 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
             accepted: families::accepted_events(ctx.conn, plan.histories())?,
         };
         watch.lap("load");
-        let result = book.apply(plan, fetched);
-        watch.lap("rules");
+        // The rules run inside the COPY of the lines they post: the server stores a step's
+        // lines while the next step is computed (`store::line_stream`).
+        let mut result = None;
+        let posted = line_stream::post(ctx.conn, &posting, |sink| {
+            let outcome = book.apply_posting(plan, fetched, |book, postings| {
+                postings
+                    .iter()
+                    .try_for_each(|p| sink.push_posting(p, customer_of(book, p.line())))
+            })?;
+            result = Some(outcome);
+            Ok(())
+        })?;
+        let result = result.expect("the COPY ran the rules");
+        outcome.add("lines_posted", posted as i64);
+        watch.lap("rules_and_lines");
 
-        // Write back: new subscriptions, changed states, lines, the accepted and the rejected.
+        // Write back: new subscriptions, changed states, the accepted and the rejected.
         let Written { new, existing } = book.written(&result);
         families::insert_new(ctx.conn, &new)?;
         watch.lap("write_new_subscriptions");
         families::update_state(ctx.conn, &existing)?;
         watch.lap("write_states");
-        let customer_of = |sub: &str| {
-            book.subscription(sub)
-                .map(|s| s.customer_id.clone())
-                .expect("a line belongs to a subscription in the book")
-        };
-        let lines = charges::rows_for(&result.postings, &posting, customer_of);
-        outcome.add("lines_posted", charges::insert(ctx.conn, &lines)? as i64);
-        watch.lap("write_lines");
         let applied: Vec<NewApplied> = result
             .accepted
             .iter()
@@ -103,7 +109,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
                 event_id: a.event.event_id,
                 subscription_id: a.subscription_id.clone(),
                 family_id: a.family_id.clone(),
-                customer_id: customer_of(&a.subscription_id),
+                customer_id: subscriber(&book, &a.subscription_id).to_string(),
                 applied_on: date,
                 retention_days: a.event.retention_days.map(|r| r as i32),
             })
@@ -145,6 +151,19 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     watch.lap("reports");
     watch.log(JobName::ApplyOrders);
     Ok(outcome)
+}
+
+/// The customer of subscription `id`, which the book holds (a line or an accepted event
+/// belongs to a subscription of its families).
+fn subscriber<'b>(book: &'b Book, id: &str) -> &'b str {
+    &book
+        .subscription(id)
+        .expect("a line belongs to a subscription in the book")
+        .customer_id
+}
+
+fn customer_of<'b>(book: &'b Book, line: &ChargeLine) -> &'b str {
+    subscriber(book, &line.subscription_id)
 }
 
 /// The rows the rules rejected, as the store records them.

@@ -72,7 +72,7 @@ impl OrdersMark {
 }
 
 /// Streams the events pending on `date` (dated on or before it, neither applied nor rejected)
-/// in application order: (event time, order_id, line). Must run inside a transaction. `mark`
+/// in application order: (event time, order_id, line), as [`PendingRow`]s. Must run inside a transaction. `mark`
 /// narrows the search to the events staged or dated after what earlier runs took; the
 /// anti-joins stay the rule (written as LEFT JOIN … IS NULL, which PostgreSQL plans as NOT
 /// EXISTS and Citus can also run between the coordinator's staged rows and the distributed
@@ -113,6 +113,11 @@ pub fn pending(
         },
     )
 }
+
+/// The SQL type of a pending event as [`pending`] selects it (the columns of [`StagedRow`], in
+/// its field order): its rows are fetched with [`Cursor::next_by_position`], no field looked
+/// up by name.
+pub type PendingRow = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<StagedRow, diesel::pg::Pg>>;
 
 /// An event the rules applied.
 #[derive(Insertable)]

@@ -16,6 +16,7 @@ use rust_decimal::Decimal;
 use super::charges::PostingTarget;
 use super::schema::charge_lines;
 use crate::domain::charges::ChargeLine;
+use crate::domain::posting::Posting;
 
 /// Bytes gathered before they are handed to libpq.
 const CHUNK: usize = 64 * 1024;
@@ -46,6 +47,38 @@ impl LineSink<'_> {
         int4(b, self.posted_on);
         text(b, &line.cause);
         b.extend_from_slice(&(-1i32).to_be_bytes()); // corrects_line_id: NULL
+        int4(b, self.invoice_period_start);
+        if self.buf.len() >= CHUNK {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+impl LineSink<'_> {
+    /// Posts `posting` for `customer_id`: a new line as [`LineSink::push`] does, an offset with
+    /// the line it corrects (apply-orders' full path posts both).
+    pub fn push_posting(&mut self, posting: &Posting, customer_id: &str) -> std::io::Result<()> {
+        let (line, corrects) = match posting {
+            Posting::New(line) => return self.push(line, customer_id),
+            Posting::Offset { corrects, line } => (line, *corrects),
+        };
+        let b = &mut self.buf;
+        b.extend_from_slice(&14i16.to_be_bytes());
+        text(b, &line.subscription_id);
+        text(b, customer_id);
+        text(b, line.charge_type.as_str());
+        date(b, line.range.start);
+        date(b, line.range.end);
+        int4(b, days(line.billable_days));
+        int4(b, days(line.period_days));
+        numeric(b, &line.unit_price);
+        numeric(b, &line.quantity);
+        numeric(b, &line.amount);
+        int4(b, self.posted_on);
+        text(b, &line.cause);
+        int8(b, corrects);
         int4(b, self.invoice_period_start);
         if self.buf.len() >= CHUNK {
             self.out.write_all(&self.buf)?;
@@ -122,6 +155,11 @@ fn text(b: &mut Vec<u8>, value: &str) {
 
 fn int4(b: &mut Vec<u8>, value: i32) {
     b.extend_from_slice(&4i32.to_be_bytes());
+    b.extend_from_slice(&value.to_be_bytes());
+}
+
+fn int8(b: &mut Vec<u8>, value: i64) {
+    b.extend_from_slice(&8i32.to_be_bytes());
     b.extend_from_slice(&value.to_be_bytes());
 }
 
