@@ -102,14 +102,14 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         watch.lap("write_new_subscriptions");
         families::update_state(ctx.conn, &existing)?;
         watch.lap("write_states");
-        let applied: Vec<NewApplied> = result
+        let applied: Vec<NewApplied<'_>> = result
             .accepted
             .iter()
             .map(|a| NewApplied {
                 event_id: a.event.event_id,
-                subscription_id: a.subscription_id.clone(),
-                family_id: a.family_id.clone(),
-                customer_id: subscriber(&book, &a.subscription_id).to_string(),
+                subscription_id: &a.subscription_id,
+                family_id: &a.family_id,
+                customer_id: subscriber(&book, &a.subscription_id),
                 applied_on: date,
                 retention_days: a.event.retention_days.map(|r| r as i32),
             })

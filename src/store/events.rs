@@ -122,18 +122,18 @@ pub type PendingRow = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<StagedRow, di
 /// An event the rules applied.
 #[derive(Insertable)]
 #[diesel(table_name = applied_events, treat_none_as_default_value = false)]
-pub struct NewApplied {
+pub struct NewApplied<'a> {
     pub event_id: i64,
-    pub subscription_id: String,
-    pub family_id: String,
+    pub subscription_id: &'a str,
+    pub family_id: &'a str,
     /// The customer of the subscription (the key Citus distributes the table by).
-    pub customer_id: String,
+    pub customer_id: &'a str,
     pub applied_on: NaiveDate,
     pub retention_days: Option<i32>,
 }
 
 /// Records applied events with COPY.
-pub fn record_applied(conn: &mut PgConnection, rows: &[NewApplied]) -> QueryResult<usize> {
+pub fn record_applied(conn: &mut PgConnection, rows: &[NewApplied<'_>]) -> QueryResult<usize> {
     if rows.is_empty() {
         return Ok(0);
     }
