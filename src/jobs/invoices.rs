@@ -62,6 +62,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     watch.lap("number");
 
     let stored = invoices::stored(ctx.conn, period.start)?;
+    let offers = invoices::offer_names(ctx.conn)?;
     watch.lap("stored");
     let dir = ctx.config.invoices_dir(period.start);
     let partner = ctx.config.partner.id.clone();
@@ -70,7 +71,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     let mut lines = 0;
     let written = invoices::read_period_lines(ctx.conn, period.start, |rows| {
         write_csv_atomically(&dir.join(LINES_FILE), bom, |out| {
-            match files::write_lines(out, &mut *rows, &partner, &stored) {
+            match files::write_lines(out, &mut *rows, &partner, &stored, &offers) {
                 Ok(n) => {
                     lines = n;
                     Ok(())

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::cells::{self, NumberCell};
-use crate::store::invoices::StoredInvoice;
+use crate::store::invoices::{OfferNames, StoredInvoice};
 
 /// invoice-lines.csv's columns, in order.
 pub const LINE_HEADER: [&str; 22] = [
@@ -154,25 +154,23 @@ pub fn borrowed_line_cells<'a>(
 }
 
 /// The columns of `store/invoice_lines.sql`, as the export streams them.
-const EXPORT_FIELDS: usize = 18;
+const EXPORT_FIELDS: usize = 16;
 
-/// The cells of one streamed line (a record of the period's export) after its customer's id,
-/// name and country and its invoice number, in [`LINE_HEADER`] order: text cells defused,
-/// numbers, dates and the billing cycle as [`borrowed_line_cells`] writes them for the same
-/// values, borrowed from the record whenever the database wrote them so already (almost
-/// always: nothing is parsed then but the dates). `Err` says what is wrong with a value,
-/// checked in column order.
-fn export_cells(r: &csv::StringRecord) -> Result<[Cow<'_, str>; EXPORT_FIELDS - 1], String> {
-    let text = |i: usize| cells::text_cell(&r[i]);
+/// The cells of one streamed line (a record of the period's export) from its ChargeType on,
+/// in [`LINE_HEADER`] order: text cells defused, numbers, dates and the billing cycle as
+/// [`borrowed_line_cells`] writes them for the same values, borrowed from the record whenever
+/// the database wrote them so already (almost always: nothing is parsed then but the dates).
+/// `Err` says what is wrong with a value, checked in column order.
+fn export_cells(r: &csv::StringRecord) -> Result<[Cow<'_, str>; 10], String> {
     // Read first, in column order, so the first bad value is the one reported.
-    let start_date = cells::date_of_text(&r[8])?;
-    let end_date = cells::date_of_text(&r[9])?;
-    let billable_days = cells::integer_of_text(&r[10])?;
-    let period_days = cells::integer_of_text(&r[11])?;
-    let unit_price = NumberCell::Price.of(&r[12])?;
-    let quantity = NumberCell::Quantity.of(&r[13])?;
-    let amount = NumberCell::Amount.of(&r[14])?;
-    let cycle = match &r[16] {
+    let start_date = cells::date_of_text(&r[6])?;
+    let end_date = cells::date_of_text(&r[7])?;
+    let billable_days = cells::integer_of_text(&r[8])?;
+    let period_days = cells::integer_of_text(&r[9])?;
+    let unit_price = NumberCell::Price.of(&r[10])?;
+    let quantity = NumberCell::Quantity.of(&r[11])?;
+    let amount = NumberCell::Amount.of(&r[12])?;
+    let cycle = match &r[14] {
         "1" => "monthly",
         "12" => "annual",
         other => {
@@ -181,15 +179,8 @@ fn export_cells(r: &csv::StringRecord) -> Result<[Cow<'_, str>; EXPORT_FIELDS - 
                 .ok_or_else(|| format!("billing every {months} months"))?
         }
     };
-    let posted_on = cells::date_of_text(&r[17])?;
+    let posted_on = cells::date_of_text(&r[15])?;
     Ok([
-        text(1),
-        text(2),
-        text(3),
-        text(4),
-        text(5),
-        text(6),
-        text(7),
         start_date,
         end_date,
         billable_days,
@@ -197,7 +188,7 @@ fn export_cells(r: &csv::StringRecord) -> Result<[Cow<'_, str>; EXPORT_FIELDS - 
         unit_price,
         quantity,
         amount,
-        text(15),
+        cells::text_cell(&r[13]),
         Cow::Borrowed(cycle),
         posted_on,
     ])
@@ -247,6 +238,7 @@ pub fn write_lines(
     export: impl BufRead,
     partner_id: &str,
     invoices: &[StoredInvoice],
+    offers: &HashMap<String, OfferNames>,
 ) -> Result<u64, LinesError> {
     let mut csv = csv::Writer::from_writer(out);
     csv.write_record(LINE_HEADER)?;
@@ -275,6 +267,10 @@ pub fn write_lines(
                 problem: format!("{} fields, expected {EXPORT_FIELDS}", record.len()),
             });
         }
+        // A line whose offer is not in the catalog is not written (as a join would drop it).
+        let Some(offer) = offers.get(&record[4]) else {
+            continue;
+        };
         let cells =
             export_cells(&record).map_err(|problem| LinesError::BadValue { row: read, problem })?;
         if read == 1 || customer != record[0] {
@@ -301,12 +297,18 @@ pub fn write_lines(
         let (lines, total) = &mut written[n];
         *lines += 1;
         // Sum what the file says, not what the database holds.
-        *total += cents(&cells[13]);
+        *total += cents(&cells[6]);
         csv.write_field(&partner)?;
         csv.write_field(cells::text_cell(&record[0]).as_bytes())?;
         csv.write_field(cells::text_cell(&stored.customer_name).as_bytes())?;
         csv.write_field(cells::text_cell(&stored.customer_country).as_bytes())?;
         csv.write_field(cells::text_cell(invoice).as_bytes())?;
+        for i in 1..=4 {
+            csv.write_field(cells::text_cell(&record[i]).as_bytes())?;
+        }
+        csv.write_field(cells::text_cell(&offer.name).as_bytes())?;
+        csv.write_field(cells::text_cell(&offer.publisher_name).as_bytes())?;
+        csv.write_field(cells::text_cell(&record[5]).as_bytes())?;
         for cell in &cells {
             csv.write_field(cell.as_bytes())?;
         }
@@ -375,7 +377,17 @@ mod tests {
         }
     }
 
-    const ROW: &str = "C1,O1,O1-1,,OF1,Offer,Pub,Cycle fee,\
+    fn offers() -> HashMap<String, OfferNames> {
+        HashMap::from([(
+            "OF1".to_string(),
+            OfferNames {
+                name: "Offer".into(),
+                publisher_name: "Pub".into(),
+            },
+        )])
+    }
+
+    const ROW: &str = "C1,O1,O1-1,,OF1,Cycle fee,\
                        2026-03-01,2026-03-31,31,31,4.5,2,-9,USD,1,2026-03-01\n";
 
     #[test]
@@ -386,6 +398,7 @@ mod tests {
             ROW.as_bytes(),
             "P1",
             &[invoice("INV-202603-000001", 1, dec!(-9))],
+            &offers(),
         )
         .unwrap();
         assert_eq!(n, 1);
@@ -404,6 +417,7 @@ mod tests {
             ROW.as_bytes(),
             "P1",
             &[invoice("INV-202603-000001", 1, dec!(-9.01))],
+            &offers(),
         )
         .unwrap_err();
         assert!(matches!(err, LinesError::ControlTotals { .. }), "{err}");
@@ -413,6 +427,7 @@ mod tests {
             &b""[..],
             "P1",
             &[invoice("INV-202603-000001", 1, dec!(-9))],
+            &offers(),
         )
         .unwrap_err();
         assert!(matches!(err, LinesError::ControlTotals { .. }), "{err}");
@@ -437,7 +452,7 @@ mod tests {
             of("C2", "INV-202603-000002", 1, dec!(-9)),
         ];
         let mut out = Vec::new();
-        let n = write_lines(&mut out, rows.as_bytes(), "P1", &invoices).unwrap();
+        let n = write_lines(&mut out, rows.as_bytes(), "P1", &invoices, &offers()).unwrap();
         assert_eq!(n, 2);
         let text = String::from_utf8(out).unwrap();
         let numbers: Vec<&str> = text
@@ -452,7 +467,8 @@ mod tests {
             of("C1", "INV-202603-000002", 1, dec!(-9)),
             of("C2", "INV-202603-000001", 1, dec!(-9)),
         ];
-        let err = write_lines(&mut Vec::new(), rows.as_bytes(), "P1", &swapped).unwrap_err();
+        let err =
+            write_lines(&mut Vec::new(), rows.as_bytes(), "P1", &swapped, &offers()).unwrap_err();
         assert!(matches!(err, LinesError::BadValue { row: 2, .. }), "{err}");
     }
 }

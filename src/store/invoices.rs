@@ -1,6 +1,7 @@
 //! Emitted invoices: the run of a period, its invoices (numbered once, never renumbered), and
 //! the period's lines streamed for the invoice files.
 
+use std::collections::HashMap;
 use std::io::BufRead;
 
 use chrono::NaiveDate;
@@ -164,6 +165,33 @@ pub fn stored(conn: &mut PgConnection, period_start: NaiveDate) -> QueryResult<V
             format!("reading the period's stored invoices: {why}").into(),
         )
     })
+}
+
+/// Each offer's name and publisher name, by offer id: what invoice-lines.csv shows of a line's
+/// offer (the whole catalog: a few thousand offers at most).
+pub fn offer_names(conn: &mut PgConnection) -> QueryResult<HashMap<String, OfferNames>> {
+    use super::schema::offers;
+    Ok(offers::table
+        .select((offers::offer_id, offers::name, offers::publisher_name))
+        .load::<(String, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, name, publisher_name)| {
+            (
+                id,
+                OfferNames {
+                    name,
+                    publisher_name,
+                },
+            )
+        })
+        .collect())
+}
+
+/// An offer's name and its publisher's, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferNames {
+    pub name: String,
+    pub publisher_name: String,
 }
 
 struct PeriodLines;
