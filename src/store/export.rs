@@ -92,9 +92,9 @@ pub fn read_csv<Q: Export, R>(
     Ok(result)
 }
 
-/// One line of a period's invoice-lines export (`invoice_lines.sql`), as the database holds
-/// it: text as stored, `""` for an absent parent. Its invoice is its customer's invoice of the
-/// period (the writer looks it up in the period's stored invoices).
+/// One line of an invoice, with what invoice-lines.csv shows of its customer, subscription and
+/// offer, as the database holds them: text as stored, `""` for an absent parent (`preview`'s
+/// lines, written through `output::invoices::line_cells` as the invoices job writes them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvoiceLineRow {
     pub customer_id: String,
