@@ -991,3 +991,182 @@ fn numbers_restart_each_invoice_period_through_the_nightly_jobs() {
     );
     assert!(!env.config.output_dir.join("invoices/2026-04").exists());
 }
+
+/// invoice-lines.csv is written from the export's text while `preview` formats typed values
+/// with `output::invoices::line_cells`: for every kind of value a line can hold (numbers of
+/// every sign and scale, zeros with and without decimals, amounts with more than two decimals,
+/// formula starters, quotes, commas, line breaks and non-ASCII text), the file's bytes are the
+/// bytes `line_cells` gives for the same line read back typed.
+#[test]
+fn every_line_is_written_as_the_shared_formatter_writes_its_values() {
+    use subsweep::output::cells;
+    use subsweep::output::invoices::{LINE_HEADER, LineValues, line_cells};
+
+    let mut b = Books::new();
+    b.customer("C1", "Zoë \"Ltd\", Bäckerei\nsecond line")
+        .customer("C2", "-minus")
+        .customer("C3", "日本語 株式会社")
+        .offer("OF1", "=Office, \"E3\"", "\rPub")
+        .offer("OF2", "Ünïcode ☃", "")
+        .subscription("S1", "C1", "OF1", "@O1", None, 1)
+        .subscription("S1-A", "C1", "OF2", "O1", Some("S1"), 1)
+        .subscription("S2", "C2", "OF1", "O2", None, 12)
+        .subscription("S3", "C3", "OF2", "\tO3", None, 1);
+    // (subscription, customer, price, quantity, amount, charge type): each customer's amounts
+    // add up, as they are written (two decimals, half away from zero), to what they add up to
+    // stored, so the invoices are not refused.
+    let lines = [
+        ("S1", "C1", "4", "1", "4", "Cycle fee"),
+        ("S1", "C1", "4.5", "1.0", "-4.50", "-credit"),
+        ("S1", "C1", "4.50", "2.50", "1.005", "+x"),
+        ("S1", "C1", "4.5000", "0", "-1.005", "@y"),
+        ("S1-A", "C1", "0.12345", "0.000", "0.00", "=z"),
+        ("S1-A", "C1", "0", "1234.5678", "0", "日本"),
+        ("S1-A", "C1", "1000000", "3", "123456789012.34", "Cycle fee"),
+        ("S1-A", "C1", "0.1", "10", "-123456789012.34", "Cycle fee"),
+        ("S2", "C2", "12.3450", "7", "-0.005", "Cycle fee"),
+        ("S2", "C2", "99.99", "0.5", "0.005", "Cycle fee"),
+        ("S2", "C2", "0.01", "100", "-26.13", "Cycle fee"),
+        ("S3", "C3", "7.000", "2", "12.345", "Cycle fee"),
+        ("S3", "C3", "7", "1", "-12.345", "Cycle fee"),
+        ("S3", "C3", "3.10", "1", "3.1", "Cycle fee"),
+    ];
+    for (sub, customer, price, quantity, amount, charge_type) in lines {
+        let mut line = LineFixture::new(
+            sub,
+            customer,
+            ("2026-03-01", "2026-03-31"),
+            (price, quantity, amount),
+            "2026-03-05",
+            "2026-03-01",
+        );
+        line.0.charge_type = charge_type.into();
+        line.insert(&mut b.conn);
+    }
+    b.invoices("2026-03-31").unwrap();
+
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        customer_id: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        customer_name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        country: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        invoice_number: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        order_id: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        subscription_id: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        parent: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        offer_id: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        offer_name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        publisher_name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        charge_type: String,
+        #[diesel(sql_type = diesel::sql_types::Date)]
+        start_date: NaiveDate,
+        #[diesel(sql_type = diesel::sql_types::Date)]
+        end_date: NaiveDate,
+        #[diesel(sql_type = diesel::sql_types::Int4)]
+        billable_days: i32,
+        #[diesel(sql_type = diesel::sql_types::Int4)]
+        period_days: i32,
+        #[diesel(sql_type = diesel::sql_types::Numeric)]
+        unit_price: Decimal,
+        #[diesel(sql_type = diesel::sql_types::Numeric)]
+        quantity: Decimal,
+        #[diesel(sql_type = diesel::sql_types::Numeric)]
+        amount: Decimal,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        currency: String,
+        #[diesel(sql_type = diesel::sql_types::Int2)]
+        billing_months: i16,
+        #[diesel(sql_type = diesel::sql_types::Date)]
+        posted_on: NaiveDate,
+    }
+    let stored: Vec<Line> = diesel::sql_query(
+        "SELECT l.customer_id, cu.name AS customer_name, cu.country, i.invoice_number, \
+                s.order_id, l.subscription_id, coalesce(s.parent_subscription_id, '') AS parent, \
+                s.offer_id, o.name AS offer_name, o.publisher_name, l.charge_type, l.start_date, \
+                l.end_date, l.billable_days, l.period_days, l.unit_price, l.quantity, l.amount, \
+                s.currency, s.billing_months, l.posted_on \
+         FROM charge_lines l JOIN customers cu USING (customer_id) \
+         JOIN subscriptions s ON s.subscription_id = l.subscription_id \
+           AND s.customer_id = l.customer_id \
+         JOIN offers o ON o.offer_id = s.offer_id \
+         JOIN invoices i ON i.customer_id = l.customer_id \
+           AND i.period_start = l.invoice_period_start \
+         ORDER BY l.customer_id COLLATE \"C\", l.subscription_id COLLATE \"C\", l.posted_on, \
+                  l.start_date, l.line_id",
+    )
+    .load(&mut b.conn)
+    .unwrap();
+    assert_eq!(stored.len(), lines.len());
+
+    let partner = cells::text(PARTNER);
+    let mut expected = csv::Writer::from_writer(Vec::new());
+    expected.write_record(LINE_HEADER).unwrap();
+    for l in &stored {
+        let values = LineValues {
+            customer_id: &l.customer_id,
+            customer_name: &l.customer_name,
+            customer_country: &l.country,
+            invoice_number: &l.invoice_number,
+            order_id: &l.order_id,
+            subscription_id: &l.subscription_id,
+            parent_subscription_id: &l.parent,
+            offer_id: &l.offer_id,
+            offer_name: &l.offer_name,
+            publisher_name: &l.publisher_name,
+            charge_type: &l.charge_type,
+            start_date: l.start_date,
+            end_date: l.end_date,
+            billable_days: l.billable_days.into(),
+            period_days: l.period_days.into(),
+            unit_price: l.unit_price,
+            quantity: l.quantity,
+            amount: l.amount,
+            currency: &l.currency,
+            billing_months: l.billing_months.into(),
+            posted_on: l.posted_on,
+        };
+        expected
+            .write_record(line_cells(&partner, &values).unwrap())
+            .unwrap();
+    }
+    let expected = String::from_utf8(expected.into_inner().unwrap()).unwrap();
+    let written = b.read("2026-03", "invoice-lines.csv");
+    assert_eq!(written, expected);
+    // The cases above are in the file as intended (not all written alike by accident).
+    for cell in [
+        "4.00",
+        "4.50",
+        "2.5",
+        "0.12345",
+        "1234.5678",
+        "0",
+        "1.01",
+        "-1.01",
+        "0.00",
+        "-0.01",
+        "0.01",
+        "12.35",
+        "-12.35",
+        "3.10",
+        "'-credit",
+        "'=Office, \"E3\"",
+    ] {
+        assert!(
+            b.lines("2026-03")
+                .iter()
+                .any(|r| r.iter().any(|c| c == cell)),
+            "{cell} not in\n{written}"
+        );
+    }
+}

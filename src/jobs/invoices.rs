@@ -62,7 +62,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     watch.lap("number");
 
     let stored = invoices::stored(ctx.conn, period.start)?;
-    let list: Vec<Invoice> = stored.iter().map(|(i, _)| i.clone()).collect();
+    let offers = invoices::offer_names(ctx.conn)?;
     watch.lap("stored");
     let dir = ctx.config.invoices_dir(period.start);
     let partner = ctx.config.partner.id.clone();
@@ -71,7 +71,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     let mut lines = 0;
     let written = invoices::read_period_lines(ctx.conn, period.start, |rows| {
         write_csv_atomically(&dir.join(LINES_FILE), bom, |out| {
-            match files::write_lines(out, &mut *rows, &partner, &list) {
+            match files::write_lines(out, &mut *rows, &partner, &stored, &offers) {
                 Ok(n) => {
                     lines = n;
                     Ok(())
@@ -97,7 +97,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     })?;
     watch.lap("invoices_file");
     watch.log(JobName::Invoices);
-    outcome.add("invoices", list.len() as i64);
+    outcome.add("invoices", stored.len() as i64);
     outcome.add("invoice_lines", lines as i64);
     Ok(outcome)
 }

@@ -6,14 +6,13 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::cells;
-use crate::store::export::{InvoiceLineRow, RowError};
-use crate::store::invoices::Invoice;
+use super::cells::{self, NumberCell};
+use crate::store::invoices::{OfferNames, StoredInvoice};
 
 /// invoice-lines.csv's columns, in order.
 pub const LINE_HEADER: [&str; 22] = [
@@ -154,96 +153,174 @@ pub fn borrowed_line_cells<'a>(
     ])
 }
 
-impl From<RowError> for LinesError {
-    fn from(e: RowError) -> Self {
-        match e {
-            RowError::Read(e) => LinesError::Read(e),
-            RowError::BadValue { row, problem } => LinesError::BadValue { row, problem },
+/// The columns of `store/invoice_lines.sql`, as the export streams them.
+const EXPORT_FIELDS: usize = 16;
+
+/// The cells of one streamed line (a record of the period's export) from its ChargeType on,
+/// in [`LINE_HEADER`] order: text cells defused, numbers, dates and the billing cycle as
+/// [`borrowed_line_cells`] writes them for the same values, borrowed from the record whenever
+/// the database wrote them so already (almost always: nothing is parsed then but the dates).
+/// `Err` says what is wrong with a value, checked in column order.
+fn export_cells(r: &csv::StringRecord) -> Result<[Cow<'_, str>; 10], String> {
+    // Read first, in column order, so the first bad value is the one reported.
+    let start_date = cells::date_of_text(&r[6])?;
+    let end_date = cells::date_of_text(&r[7])?;
+    let billable_days = cells::integer_of_text(&r[8])?;
+    let period_days = cells::integer_of_text(&r[9])?;
+    let unit_price = NumberCell::Price.of(&r[10])?;
+    let quantity = NumberCell::Quantity.of(&r[11])?;
+    let amount = NumberCell::Amount.of(&r[12])?;
+    let cycle = match &r[14] {
+        "1" => "monthly",
+        "12" => "annual",
+        other => {
+            let months = cells::integer_of_text(other)?;
+            billing_cycle(months.parse().expect("a whole number"))
+                .ok_or_else(|| format!("billing every {months} months"))?
+        }
+    };
+    let posted_on = cells::date_of_text(&r[15])?;
+    Ok([
+        start_date,
+        end_date,
+        billable_days,
+        period_days,
+        unit_price,
+        quantity,
+        amount,
+        cells::text_cell(&r[13]),
+        Cow::Borrowed(cycle),
+        posted_on,
+    ])
+}
+
+/// The amount cell `cell` ([`cells::amount`]'s two decimals) in hundredths.
+fn cents(cell: &str) -> i128 {
+    let b = cell.as_bytes();
+    let (negative, unsigned) = match b.strip_prefix(b"-") {
+        Some(rest) => (true, rest),
+        None => (false, b),
+    };
+    let quick =
+        (unsigned.len() >= 4 && unsigned.len() <= 30 && unsigned[unsigned.len() - 3] == b'.')
+            .then(|| {
+                unsigned
+                    .iter()
+                    .filter(|&&c| c != b'.')
+                    .try_fold(0i128, |n, &c| {
+                        c.is_ascii_digit().then(|| n * 10 + i128::from(c - b'0'))
+                    })
+            })
+            .flatten();
+    match quick {
+        Some(n) if negative => -n,
+        Some(n) => n,
+        None => {
+            let mut value: Decimal = cell.parse().expect("a formatted amount parses back");
+            value.rescale(2);
+            value.mantissa()
         }
     }
 }
 
-impl<'a> LineValues<'a> {
-    /// The values of line `r` on invoice `invoice_number`.
-    fn of(r: &'a InvoiceLineRow, invoice_number: &'a str) -> Self {
-        LineValues {
-            customer_id: &r.customer_id,
-            customer_name: &r.customer_name,
-            customer_country: &r.customer_country,
-            invoice_number,
-            order_id: &r.order_id,
-            subscription_id: &r.subscription_id,
-            parent_subscription_id: &r.parent_subscription_id,
-            offer_id: &r.offer_id,
-            offer_name: &r.offer_name,
-            publisher_name: &r.publisher_name,
-            charge_type: &r.charge_type,
-            start_date: r.start_date,
-            end_date: r.end_date,
-            billable_days: r.billable_days,
-            period_days: r.period_days,
-            unit_price: r.unit_price,
-            quantity: r.quantity,
-            amount: r.amount,
-            currency: &r.currency,
-            billing_months: r.billing_months,
-            posted_on: r.posted_on,
-        }
-    }
-}
-
-/// Writes invoice-lines.csv from `rows` (the period's lines, as
-/// [`crate::store::invoices::read_period_lines`] streams them, by customer) and checks them
-/// against `invoices`: each line goes on its customer's invoice (a line whose customer has no
-/// invoice of the period is not written), the invoice numbers must never go backwards (the file
-/// is in invoice order), and every invoice must get exactly its stored line count and total.
-/// Returns the number of lines.
+/// Writes invoice-lines.csv from `export` (the period's lines as
+/// [`crate::store::invoices::read_period_lines`] streams them: CSV, no header, by customer) and
+/// checks them against `invoices`: each line goes on its customer's invoice, with the
+/// customer's name and country stored with it (a line whose customer has no invoice of the
+/// period is not written), the invoice numbers must never go
+/// backwards (the file is in invoice order), and every invoice must get exactly its stored line
+/// count and total. Returns the number of lines.
+///
+/// Each record is read into one reused buffer and its cells written from it: a line costs no
+/// allocation unless a text needs defusing or a number is not written as the file writes it.
 pub fn write_lines(
     out: &mut dyn Write,
-    rows: impl IntoIterator<Item = Result<InvoiceLineRow, RowError>>,
+    export: impl BufRead,
     partner_id: &str,
-    invoices: &[Invoice],
+    invoices: &[StoredInvoice],
+    offers: &HashMap<String, OfferNames>,
 ) -> Result<u64, LinesError> {
     let mut csv = csv::Writer::from_writer(out);
     csv.write_record(LINE_HEADER)?;
     let of_customer: HashMap<&str, usize> = invoices
         .iter()
         .enumerate()
-        .map(|(n, i)| (i.customer_id.as_str(), n))
+        .map(|(n, i)| (i.invoice.customer_id.as_str(), n))
         .collect();
-    let mut written: Vec<(i64, Decimal)> = vec![(0, Decimal::ZERO); invoices.len()];
+    // Lines come by customer: the previous line's customer and invoice, looked up once.
+    let mut customer = String::new();
+    let mut invoice_of_customer: Option<usize> = None;
+    let mut written: Vec<(i64, i128)> = vec![(0, 0); invoices.len()];
     let mut previous: Option<&str> = None;
     let partner = cells::text(partner_id);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(export);
+    let mut record = csv::StringRecord::new();
+    let mut read = 0u64;
     let mut count = 0u64;
-    for row in rows {
-        let row = row?;
-        let Some(&n) = of_customer.get(row.customer_id.as_str()) else {
+    while reader.read_record(&mut record)? {
+        read += 1;
+        if record.len() != EXPORT_FIELDS {
+            return Err(LinesError::BadValue {
+                row: read,
+                problem: format!("{} fields, expected {EXPORT_FIELDS}", record.len()),
+            });
+        }
+        // A line whose offer is not in the catalog is not written (as a join would drop it).
+        let Some(offer) = offers.get(&record[4]) else {
+            continue;
+        };
+        let cells =
+            export_cells(&record).map_err(|problem| LinesError::BadValue { row: read, problem })?;
+        if read == 1 || customer != record[0] {
+            customer.clear();
+            customer.push_str(&record[0]);
+            invoice_of_customer = of_customer.get(customer.as_str()).copied();
+        }
+        let Some(n) = invoice_of_customer else {
             continue;
         };
         count += 1;
-        let bad = |problem: String| LinesError::BadValue {
-            row: count,
-            problem,
-        };
-        let invoice = invoices[n].invoice_number.as_str();
+        let stored = &invoices[n];
+        let invoice = stored.invoice.invoice_number.as_str();
         if previous.is_some_and(|p| p > invoice) {
-            return Err(bad(format!(
-                "invoice {invoice} comes after {}: the lines are not in invoice order",
-                previous.unwrap_or_default()
-            )));
+            return Err(LinesError::BadValue {
+                row: count,
+                problem: format!(
+                    "invoice {invoice} comes after {}: the lines are not in invoice order",
+                    previous.unwrap_or_default()
+                ),
+            });
         }
         previous = Some(invoice);
-        let values = LineValues::of(&row, invoice);
-        let cells = borrowed_line_cells(&partner, &values).map_err(bad)?;
         let (lines, total) = &mut written[n];
         *lines += 1;
         // Sum what the file says, not what the database holds.
-        *total += cells[18]
-            .parse::<Decimal>()
-            .expect("a formatted amount parses back");
-        csv.write_record(cells.iter().map(|cell| cell.as_bytes()))?;
+        *total += cents(&cells[6]);
+        csv.write_field(&partner)?;
+        csv.write_field(cells::text_cell(&record[0]).as_bytes())?;
+        csv.write_field(cells::text_cell(&stored.customer_name).as_bytes())?;
+        csv.write_field(cells::text_cell(&stored.customer_country).as_bytes())?;
+        csv.write_field(cells::text_cell(invoice).as_bytes())?;
+        for i in 1..=4 {
+            csv.write_field(cells::text_cell(&record[i]).as_bytes())?;
+        }
+        csv.write_field(cells::text_cell(&offer.name).as_bytes())?;
+        csv.write_field(cells::text_cell(&offer.publisher_name).as_bytes())?;
+        csv.write_field(cells::text_cell(&record[5]).as_bytes())?;
+        for cell in &cells {
+            csv.write_field(cell.as_bytes())?;
+        }
+        csv.write_record(None::<&[u8]>)?;
     }
-    for (invoice, &(lines, total)) in invoices.iter().zip(&written) {
+    for (stored, &(lines, cents)) in invoices.iter().zip(&written) {
+        let invoice = &stored.invoice;
+        let total = Decimal::try_from_i128_with_scale(cents, 2).unwrap_or(if cents < 0 {
+            Decimal::MIN
+        } else {
+            Decimal::MAX
+        });
         if lines != i64::from(invoice.line_count) || total != invoice.total {
             return Err(LinesError::ControlTotals {
                 invoice: invoice.invoice_number.clone(),
@@ -259,14 +336,15 @@ pub fn write_lines(
 }
 
 /// Writes invoices.csv: one row per invoice, with its customer's name, in the given order.
-pub fn write_invoices(out: &mut dyn Write, invoices: &[(Invoice, String)]) -> io::Result<()> {
+pub fn write_invoices(out: &mut dyn Write, invoices: &[StoredInvoice]) -> io::Result<()> {
     let mut csv = csv::Writer::from_writer(out);
     csv.write_record(INVOICE_HEADER)?;
-    for (invoice, customer_name) in invoices {
+    for stored in invoices {
+        let invoice = &stored.invoice;
         csv.write_record([
             cells::text(&invoice.invoice_number),
             cells::text(&invoice.customer_id),
-            cells::text(customer_name),
+            cells::text(&stored.customer_name),
             cells::date(Some(invoice.period_start)),
             cells::date(Some(invoice.period_end)),
             invoice.line_count.to_string(),
@@ -280,22 +358,36 @@ pub fn write_invoices(out: &mut dyn Write, invoices: &[(Invoice, String)]) -> io
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::export::Rows;
+    use crate::store::invoices::Invoice;
     use rust_decimal_macros::dec;
 
-    fn invoice(number: &str, lines: i32, total: Decimal) -> Invoice {
-        Invoice {
-            invoice_number: number.into(),
-            customer_id: "C1".into(),
-            period_start: "2026-03-01".parse().unwrap(),
-            period_end: "2026-03-31".parse().unwrap(),
-            line_count: lines,
-            total,
-            currency: "USD".into(),
+    fn invoice(number: &str, lines: i32, total: Decimal) -> StoredInvoice {
+        StoredInvoice {
+            invoice: Invoice {
+                invoice_number: number.into(),
+                customer_id: "C1".into(),
+                period_start: "2026-03-01".parse().unwrap(),
+                period_end: "2026-03-31".parse().unwrap(),
+                line_count: lines,
+                total,
+                currency: "USD".into(),
+            },
+            customer_name: "=Name".into(),
+            customer_country: "US".into(),
         }
     }
 
-    const ROW: &str = "C1,=Name,US,O1,O1-1,,OF1,Offer,Pub,Cycle fee,\
+    fn offers() -> HashMap<String, OfferNames> {
+        HashMap::from([(
+            "OF1".to_string(),
+            OfferNames {
+                name: "Offer".into(),
+                publisher_name: "Pub".into(),
+            },
+        )])
+    }
+
+    const ROW: &str = "C1,O1,O1-1,,OF1,Cycle fee,\
                        2026-03-01,2026-03-31,31,31,4.5,2,-9,USD,1,2026-03-01\n";
 
     #[test]
@@ -303,9 +395,10 @@ mod tests {
         let mut out = Vec::new();
         let n = write_lines(
             &mut out,
-            Rows::new(ROW.as_bytes()),
+            ROW.as_bytes(),
             "P1",
             &[invoice("INV-202603-000001", 1, dec!(-9))],
+            &offers(),
         )
         .unwrap();
         assert_eq!(n, 1);
@@ -321,28 +414,29 @@ mod tests {
     fn a_total_that_does_not_match_is_refused() {
         let err = write_lines(
             &mut Vec::new(),
-            Rows::new(ROW.as_bytes()),
+            ROW.as_bytes(),
             "P1",
             &[invoice("INV-202603-000001", 1, dec!(-9.01))],
+            &offers(),
         )
         .unwrap_err();
         assert!(matches!(err, LinesError::ControlTotals { .. }), "{err}");
         // A missing line is refused too.
         let err = write_lines(
             &mut Vec::new(),
-            Rows::new(&b""[..]),
+            &b""[..],
             "P1",
             &[invoice("INV-202603-000001", 1, dec!(-9))],
+            &offers(),
         )
         .unwrap_err();
         assert!(matches!(err, LinesError::ControlTotals { .. }), "{err}");
     }
 
-    fn of(customer: &str, number: &str, lines: i32, total: Decimal) -> Invoice {
-        Invoice {
-            customer_id: customer.into(),
-            ..invoice(number, lines, total)
-        }
+    fn of(customer: &str, number: &str, lines: i32, total: Decimal) -> StoredInvoice {
+        let mut stored = invoice(number, lines, total);
+        stored.invoice.customer_id = customer.into();
+        stored
     }
 
     #[test]
@@ -358,7 +452,7 @@ mod tests {
             of("C2", "INV-202603-000002", 1, dec!(-9)),
         ];
         let mut out = Vec::new();
-        let n = write_lines(&mut out, Rows::new(rows.as_bytes()), "P1", &invoices).unwrap();
+        let n = write_lines(&mut out, rows.as_bytes(), "P1", &invoices, &offers()).unwrap();
         assert_eq!(n, 2);
         let text = String::from_utf8(out).unwrap();
         let numbers: Vec<&str> = text
@@ -374,7 +468,7 @@ mod tests {
             of("C2", "INV-202603-000001", 1, dec!(-9)),
         ];
         let err =
-            write_lines(&mut Vec::new(), Rows::new(rows.as_bytes()), "P1", &swapped).unwrap_err();
+            write_lines(&mut Vec::new(), rows.as_bytes(), "P1", &swapped, &offers()).unwrap_err();
         assert!(matches!(err, LinesError::BadValue { row: 2, .. }), "{err}");
     }
 }
