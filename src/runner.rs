@@ -239,17 +239,17 @@ impl<'a> Runner<'a> {
             tracing::info!(job = name, date = %date, "already succeeded; skipped (use --force to run again)");
             return Ok(Ran::Skipped);
         }
-        if let Some(before) = before {
-            if !done.as_ref().is_some_and(|r| r.succeeded()) {
-                let state = match done {
-                    Some(r) => format!("its run is {}", r.status),
-                    None => "it has not run".to_string(),
-                };
-                return Err(Error::Usage(format!(
-                    "{job} for {date} needs {before} for {date} first ({state}): run \
-                     `subsweep nightly --date {date}`"
-                )));
-            }
+        if let Some(before) = before
+            && !done.as_ref().is_some_and(|r| r.succeeded())
+        {
+            let state = match done {
+                Some(r) => format!("its run is {}", r.status),
+                None => "it has not run".to_string(),
+            };
+            return Err(Error::Usage(format!(
+                "{job} for {date} needs {before} for {date} first ({state}): run \
+                 `subsweep nightly --date {date}`"
+            )));
         }
 
         let started = Instant::now();
