@@ -114,6 +114,10 @@ pub struct Runner<'a> {
     trigger: Trigger,
     /// The backend pid of the lock connection, recorded with each attempt.
     lock_pid: i32,
+    /// Whether the last job that ran committed without waiting for the disk (a backfill's
+    /// day): its commit is not durable until a later one that waits, or the server's log
+    /// writer, has flushed it.
+    unflushed: bool,
 }
 
 impl<'a> Runner<'a> {
@@ -134,6 +138,7 @@ impl<'a> Runner<'a> {
             held: BTreeSet::new(),
             trigger,
             lock_pid,
+            unflushed: false,
         })
     }
 
@@ -204,6 +209,18 @@ impl<'a> Runner<'a> {
 
     /// Runs `job` for `date` (taking its lock if not held yet).
     pub fn run(&mut self, job: JobName, date: NaiveDate, force: bool) -> Result<Ran> {
+        self.run_with(job, date, force, true)
+    }
+
+    /// [`Runner::run`]; with `durable` false the job's commit does not wait for the disk (see
+    /// [`ledger::finish_succeeded`]): for a backfill's days.
+    fn run_with(
+        &mut self,
+        job: JobName,
+        date: NaiveDate,
+        force: bool,
+        durable: bool,
+    ) -> Result<Ran> {
         if interrupt::requested() {
             return Err(Error::Interrupted(format!(
                 "interrupted before {job} for {date}: {}",
@@ -212,7 +229,9 @@ impl<'a> Runner<'a> {
         }
         self.hold(&[job])?;
         let name = job.as_str();
-        let previous = ledger::get(&mut self.work, name, date)?;
+        let before = predecessor(job);
+        let (previous, done) =
+            ledger::get_with(&mut self.work, name, before.map(JobName::as_str), date)?;
         if previous.as_ref().is_some_and(|r| r.succeeded())
             && !force
             && job != JobName::IngestOrders
@@ -220,18 +239,17 @@ impl<'a> Runner<'a> {
             tracing::info!(job = name, date = %date, "already succeeded; skipped (use --force to run again)");
             return Ok(Ran::Skipped);
         }
-        if let Some(before) = predecessor(job) {
-            let done = ledger::get(&mut self.work, before.as_str(), date)?;
-            if !done.as_ref().is_some_and(|r| r.succeeded()) {
-                let state = match done {
-                    Some(r) => format!("its run is {}", r.status),
-                    None => "it has not run".to_string(),
-                };
-                return Err(Error::Usage(format!(
-                    "{job} for {date} needs {before} for {date} first ({state}): run \
-                     `subsweep nightly --date {date}`"
-                )));
-            }
+        if let Some(before) = before
+            && !done.as_ref().is_some_and(|r| r.succeeded())
+        {
+            let state = match done {
+                Some(r) => format!("its run is {}", r.status),
+                None => "it has not run".to_string(),
+            };
+            return Err(Error::Usage(format!(
+                "{job} for {date} needs {before} for {date} first ({state}): run \
+                 `subsweep nightly --date {date}`"
+            )));
         }
 
         let started = Instant::now();
@@ -242,10 +260,11 @@ impl<'a> Runner<'a> {
             self.trigger.as_str(),
             self.lock_pid,
         )?;
-        let result = self.execute(job, date);
+        let result = self.execute(job, date, durable);
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(outcome) => {
+                self.unflushed = !durable;
                 let counts = counts_json(&outcome);
                 tracing::info!(
                     job = name,
@@ -320,7 +339,7 @@ impl<'a> Runner<'a> {
     }
 
     /// The job itself, with its ledger row marked succeeded in the same transaction.
-    fn execute(&mut self, job: JobName, date: NaiveDate) -> Result<JobOutcome> {
+    fn execute(&mut self, job: JobName, date: NaiveDate, durable: bool) -> Result<JobOutcome> {
         let config = &self.app.config;
         let name = job.as_str();
         let finish = |conn: &mut PgConnection, outcome: &JobOutcome| -> Result<()> {
@@ -330,7 +349,7 @@ impl<'a> Runner<'a> {
                 // Rolls the job's transaction back (the caller records the interruption).
                 return Err(Error::Interrupted(format!("{name} for {date} interrupted")));
             }
-            ledger::finish(conn, name, date, "succeeded", &counts_json(outcome), None)?;
+            ledger::finish_succeeded(conn, name, date, &counts_json(outcome), durable)?;
             Ok(())
         };
         if job.is_one_transaction() {
@@ -378,15 +397,49 @@ impl<'a> Runner<'a> {
         summary.add(&self.run(JobName::IngestOrders, from, false)?);
         let days = dates(from, to);
         let bar = progress_bar(days.len() as u64);
-        for date in days {
-            bar.set_message(date.to_string());
-            for job in &JobName::NIGHTLY[1..] {
-                let ran = self.run(*job, date, false)?;
-                summary.add(&ran);
+        // The days' commits do not wait for the disk, but the last job's does, which makes
+        // them all durable before the process says anything (see `ledger::finish_succeeded`).
+        let done: BTreeSet<(String, NaiveDate)> =
+            ledger::succeeded_between(&mut self.work, from, to)?
+                .into_iter()
+                .collect();
+        let last_to_run = days
+            .iter()
+            .rev()
+            .flat_map(|date| {
+                JobName::NIGHTLY[1..]
+                    .iter()
+                    .rev()
+                    .map(move |job| (*date, *job))
+            })
+            .find(|(date, job)| !done.contains(&(job.as_str().to_string(), *date)));
+        let citus = self.app.config.database.citus;
+        let ran: Result<()> = (|| {
+            for date in days {
+                bar.set_message(date.to_string());
+                for job in &JobName::NIGHTLY[1..] {
+                    // On Citus every commit waits: a job's transaction spans the workers,
+                    // whose prepared parts commit once the coordinator's commit returns, so a
+                    // coordinator commit lost in a crash would split the job.
+                    let durable = citus || last_to_run == Some((date, *job));
+                    let ran = self.run_with(*job, date, false, durable)?;
+                    summary.add(&ran);
+                }
+                bar.inc(1);
             }
-            bar.inc(1);
-        }
+            Ok(())
+        })();
         bar.finish_and_clear();
+        // Normally the last job's commit has flushed them all; when the run ended otherwise
+        // (an interruption between two jobs), wait for the server's log writer.
+        let flushed = if self.unflushed {
+            ledger::flush_commits(&mut self.work)
+        } else {
+            Ok(())
+        };
+        ran?;
+        flushed?;
+        self.unflushed = false;
         Ok(summary)
     }
 }

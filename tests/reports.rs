@@ -447,3 +447,69 @@ fn a_month_of_real_jobs_invoices_what_was_posted() {
         ]
     );
 }
+
+#[test]
+fn the_probe_says_which_reports_have_rows_and_empty_ones_are_their_header() {
+    let mut days = story();
+    let have = |days: &mut Days, date: &str| {
+        days.conn
+            .transaction(|conn| store::reports::have_rows(conn, d(date)))
+            .unwrap()
+    };
+    // 2026-03-09: yesterday's reject and P0's ISV purchase; the suspension of 2026-03-10 is
+    // the state now (suspended.csv has no date).
+    assert_eq!(
+        have(&mut days, "2026-03-09"),
+        store::reports::HaveRows {
+            rejects: true,
+            provisioning: true,
+            suspended: true
+        }
+    );
+    days.run_days("2026-03-11", "2026-03-11");
+    assert_eq!(
+        have(&mut days, "2026-03-11"),
+        store::reports::HaveRows {
+            rejects: false,
+            provisioning: false,
+            suspended: true
+        }
+    );
+    // A day with nothing to report: the header alone, exactly what an export with no rows
+    // writes.
+    assert_eq!(
+        days.report("2026-03-11", "rejects.csv"),
+        format!("{REJECTS_HEADER}\n")
+    );
+    assert_eq!(
+        days.report("2026-03-11", "provisioning.csv"),
+        format!("{PROVISIONING_HEADER}\n")
+    );
+    assert!(!days.rows("2026-03-11", "suspended.csv").is_empty());
+    // Reactivated: nothing is suspended any more.
+    let file = days.file("later.csv");
+    days.stage_plain(
+        file,
+        2,
+        &act(
+            "P6",
+            "2026-03-12T10:00:00Z",
+            Action::Reactivate,
+            "C1",
+            "P2-1",
+        ),
+    );
+    days.run_days("2026-03-12", "2026-03-13");
+    assert_eq!(
+        have(&mut days, "2026-03-13"),
+        store::reports::HaveRows {
+            rejects: false,
+            provisioning: false,
+            suspended: false
+        }
+    );
+    assert_eq!(
+        days.report("2026-03-13", "suspended.csv"),
+        format!("{SUSPENDED_HEADER}\n")
+    );
+}

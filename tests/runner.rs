@@ -416,3 +416,77 @@ fn a_new_installation_without_folders_runs_its_first_night() {
     assert!(env.config.intake.archive.is_dir());
     assert!(env.config.intake.failed.is_dir());
 }
+
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = Text)]
+    synchronous_commit: String,
+}
+
+fn synchronous_commit(conn: &mut PgConnection) -> String {
+    diesel::sql_query("SHOW synchronous_commit")
+        .get_result::<Setting>(conn)
+        .unwrap()
+        .synchronous_commit
+}
+
+#[test]
+fn the_ledger_commits_without_waiting_only_the_transactions_it_is_asked_to() {
+    use subsweep::store::ledger;
+    let env = TestEnv::new();
+    let mut conn = env.conn();
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 8, 3).unwrap();
+    // The running mark: one statement in its own transaction; the session is left as it was.
+    assert_eq!(
+        ledger::start(&mut conn, "renewals", date, "backfill", 1).unwrap(),
+        1
+    );
+    assert_eq!(
+        ledger::start(&mut conn, "renewals", date, "backfill", 1).unwrap(),
+        2
+    );
+    assert_eq!(synchronous_commit(&mut conn), "on");
+    // Inside a caller's transaction it is a plain row of that transaction.
+    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        ledger::start(conn, "trial-conversions", date, "cli", 1)?;
+        assert_eq!(synchronous_commit(conn), "on");
+        ledger::finish_succeeded(conn, "trial-conversions", date, "{}", true)?;
+        assert_eq!(synchronous_commit(conn), "on");
+        Ok(())
+    })
+    .unwrap();
+    // A backfill's day: that transaction's commit does not wait, and only that one.
+    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        ledger::finish_succeeded(conn, "renewals", date, r#"{"lines_posted":3}"#, false)?;
+        assert_eq!(synchronous_commit(conn), "off");
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(synchronous_commit(&mut conn), "on");
+    let (renewals, trials) =
+        ledger::get_with(&mut conn, "renewals", Some("trial-conversions"), date).unwrap();
+    let renewals = renewals.unwrap();
+    assert_eq!(
+        (
+            renewals.status.as_str(),
+            renewals.attempt,
+            renewals.counts.as_str()
+        ),
+        ("succeeded", 2, r#"{"lines_posted":3}"#)
+    );
+    assert!(renewals.finished_at.is_some() && renewals.error.is_none());
+    assert!(trials.unwrap().succeeded());
+    let (expiry, renewals) =
+        ledger::get_with(&mut conn, "suspension-expiry", Some("renewals"), date).unwrap();
+    assert!(expiry.is_none() && renewals.unwrap().succeeded());
+    let (trials, none) = ledger::get_with(&mut conn, "trial-conversions", None, date).unwrap();
+    assert!(trials.is_some() && none.is_none());
+    // No row to finish: an error, not a silent success.
+    assert!(
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            ledger::finish_succeeded(conn, "invoices", date, "{}", false)
+        })
+        .is_err()
+    );
+    ledger::flush_commits(&mut conn).unwrap();
+}

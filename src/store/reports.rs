@@ -3,6 +3,7 @@
 //! orders its rows completely, ids bytewise ("C"), so a report is the same whatever the locale.
 
 use std::io::BufRead;
+use std::sync::LazyLock;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -87,4 +88,47 @@ pub fn suspended<R>(
     read: impl FnOnce(&mut dyn BufRead) -> R,
 ) -> QueryResult<R> {
     export::read_csv::<Suspended, R>(conn, date, read)
+}
+
+/// Which of a day's three reports have rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct HaveRows {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub rejects: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub provisioning: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub suspended: bool,
+}
+
+/// The three reports' own queries, each asked for one row, in one statement: on most days
+/// all three are empty, and a report with no rows is its header alone, written without its
+/// export (four round trips each). Each query is the export's SQL with the date bound as
+/// `$1`, so "has rows" means exactly what the export would return.
+static HAVE_ROWS: LazyLock<String> = LazyLock::new(|| {
+    let param = "current_setting('subsweep.export_param')::date";
+    let probe = |sql: &str| {
+        assert!(
+            sql.contains(param) || !sql.contains("export_param"),
+            "an export reads its date as {param}"
+        );
+        format!(
+            "(SELECT count(*) > 0 FROM ({} LIMIT 1) AS q)",
+            sql.replace(param, "$1")
+        )
+    };
+    format!(
+        "SELECT {} AS rejects, {} AS provisioning, {} AS suspended",
+        probe(Rejects::SQL),
+        probe(Provisioning::SQL),
+        probe(Suspended::SQL)
+    )
+});
+
+/// Which of the reports of `date` have rows (one round trip; on one server: on Citus the
+/// reports are exported without asking).
+pub fn have_rows(conn: &mut PgConnection, date: NaiveDate) -> QueryResult<HaveRows> {
+    diesel::sql_query(HAVE_ROWS.as_str())
+        .bind::<diesel::sql_types::Date, _>(date)
+        .get_result(conn)
 }
