@@ -333,12 +333,14 @@ impl<'a> Runner<'a> {
             ledger::finish(conn, name, date, "succeeded", &counts_json(outcome), None)?;
             Ok(())
         };
+        let database_url = Some(self.app.database.url());
         if job.is_one_transaction() {
             let outcome = self.work.transaction::<_, Error, _>(|conn| {
                 let mut ctx = JobContext {
                     config,
                     conn,
                     wall_clock: SystemTime::now(),
+                    database_url,
                 };
                 let outcome = jobs::execute(job, &mut ctx, date)?;
                 finish(ctx.conn, &outcome)?;
@@ -351,6 +353,7 @@ impl<'a> Runner<'a> {
                 config,
                 conn: &mut self.work,
                 wall_clock: SystemTime::now(),
+                database_url,
             };
             let outcome = jobs::execute(job, &mut ctx, date)?;
             finish(ctx.conn, &outcome)?;
