@@ -48,7 +48,9 @@ pub fn carry(ctx: &mut JobContext<'_>, date: NaiveDate, step: Step) -> Result<Jo
     // nothing the job writes is read by it (see store::due_reader); not on Citus.
     let steps = steps_between(moment, target);
     let second = match (&ctx.database_url, ctx.config.database.citus) {
-        (Some(url), false) if steps == 1 && is_top_level(ctx.conn)? => Some(url.clone()),
+        (Some(url), false) if steps == 1 && store::due_reader::can_start(ctx.conn)? => {
+            Some(url.clone())
+        }
         _ => None,
     };
     let mut watch = Stopwatch::start();
@@ -100,14 +102,6 @@ fn steps_between(first: Moment, last: Moment) -> usize {
         }
         moment = moment.next();
     }
-}
-
-/// Whether the connection is in its own transaction, not a savepoint (a snapshot is exported
-/// from a top-level transaction only).
-fn is_top_level(conn: &mut diesel::PgConnection) -> Result<bool> {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    let depth = AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth()?;
-    Ok(depth.is_some_and(|d| d.get() == 1))
 }
 
 fn job_of(step: Step) -> JobName {

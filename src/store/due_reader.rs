@@ -47,6 +47,14 @@ enum Message {
     Failed(Error),
 }
 
+/// Whether `conn` is in a transaction a reader can start from: its own, not a savepoint (a
+/// snapshot is exported from a top-level transaction only).
+pub fn can_start(conn: &mut PgConnection) -> QueryResult<bool> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let depth = AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth()?;
+    Ok(depth.is_some_and(|d| d.get() == 1))
+}
+
 /// A running reader: the job takes its batches with [`DueReader::next_batch`].
 pub struct DueReader {
     batches: Option<Receiver<Message>>,
