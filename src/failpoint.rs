@@ -11,6 +11,8 @@
 //! The points, as [`hit`] names them: `<job>:before-commit` for every job (after its work,
 //! before its ledger row and transaction commit) and `<job>:after-commit` for the jobs that run
 //! in one transaction (every job but ingest-orders, which commits file by file).
+//! `due-reader:fail` is checked by `store::due_reader` with [`armed`]: its reader fails with a
+//! database error instead.
 
 use std::time::Duration;
 

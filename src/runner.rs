@@ -352,12 +352,14 @@ impl<'a> Runner<'a> {
             ledger::finish_succeeded(conn, name, date, &counts_json(outcome), durable)?;
             Ok(())
         };
+        let database_url = Some(self.app.database.url());
         if job.is_one_transaction() {
             let outcome = self.work.transaction::<_, Error, _>(|conn| {
                 let mut ctx = JobContext {
                     config,
                     conn,
                     wall_clock: SystemTime::now(),
+                    database_url,
                 };
                 let outcome = jobs::execute(job, &mut ctx, date)?;
                 finish(ctx.conn, &outcome)?;
@@ -370,6 +372,7 @@ impl<'a> Runner<'a> {
                 config,
                 conn: &mut self.work,
                 wall_clock: SystemTime::now(),
+                database_url,
             };
             let outcome = jobs::execute(job, &mut ctx, date)?;
             finish(ctx.conn, &outcome)?;

@@ -45,6 +45,7 @@ fn ingest_at(env: &TestEnv, wall_clock: SystemTime) -> JobOutcome {
         config: &env.config,
         conn: &mut conn,
         wall_clock,
+        database_url: None,
     };
     let outcome = ingest_orders::run(&mut ctx, date()).expect("ingest runs");
     assert_conservation(env);

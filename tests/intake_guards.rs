@@ -45,6 +45,7 @@ fn try_ingest(env: &TestEnv) -> Result<JobOutcome, Error> {
         config: &env.config,
         conn: &mut conn,
         wall_clock: SystemTime::now(),
+        database_url: None,
     };
     ingest_orders::run(&mut ctx, date())
 }
@@ -474,6 +475,7 @@ fn symlinks_fifos_and_folders_named_csv_are_moved_to_failed_unread() {
             config: &config,
             conn: &mut conn,
             wall_clock: SystemTime::now(),
+            database_url: None,
         };
         let _ = done.send(ingest_orders::run(&mut ctx, date()).map_err(|e| e.to_string()));
     });

@@ -115,6 +115,7 @@ impl Books {
                 config: &config,
                 conn,
                 wall_clock: std::time::SystemTime::now(),
+                database_url: None,
             };
             jobs::execute(JobName::Invoices, &mut ctx, date)
         })

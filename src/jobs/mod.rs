@@ -103,6 +103,9 @@ pub struct JobContext<'a> {
     pub config: &'a Config,
     pub conn: &'a mut PgConnection,
     pub wall_clock: std::time::SystemTime,
+    /// Where `conn` connects (the embedded cluster's socket included), for a job that reads
+    /// on a second connection meanwhile; None keeps every job on `conn` alone.
+    pub database_url: Option<String>,
 }
 
 /// Runs one job for one logical date (no ledger, no lock: the runner adds those).

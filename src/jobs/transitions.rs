@@ -7,10 +7,13 @@ use chrono::NaiveDate;
 
 use super::{JobContext, JobName, JobOutcome, Stopwatch};
 use crate::domain::clock::{Moment, Step};
+use crate::domain::lifecycle::Family;
 use crate::domain::subscription::{State, Subscription};
 use crate::error::{Error, Result};
-use crate::store::subscriptions::SubscriptionRow;
+use crate::store::due_reader::DueReader;
 use crate::store::{self, charges, clock, families, line_stream};
+
+pub(crate) use crate::store::families::split_last_group;
 
 /// Families are loaded and written back this many at a time.
 const BATCH: usize = 5_000;
@@ -41,10 +44,27 @@ pub fn carry(ctx: &mut JobContext<'_>, date: NaiveDate, step: Step) -> Result<Jo
     };
     let target_posting =
         charges::PostingTarget::resolve(ctx.conn, date, ctx.config.billing.invoice_day)?;
+    // The due families may be read on a second connection when one step is applied: then
+    // nothing the job writes is read by it (see store::due_reader); not on Citus.
+    let steps = steps_between(moment, target);
+    let second = match (&ctx.database_url, ctx.config.database.citus) {
+        (Some(url), false) if steps == 1 && store::due_reader::can_start(ctx.conn)? => {
+            Some(url.clone())
+        }
+        _ => None,
+    };
     let mut watch = Stopwatch::start();
     loop {
         if moment.step != Step::Orders {
-            apply_step(ctx, moment, &target_posting, &mut outcome, &mut watch)?;
+            let second = second.as_deref();
+            apply_step(
+                ctx,
+                moment,
+                &target_posting,
+                second,
+                &mut outcome,
+                &mut watch,
+            )?;
         } else if moment.date < date {
             // Orders of a skipped day wait: the next apply-orders takes them as late events.
             outcome.add("days_caught_up", 1);
@@ -69,6 +89,21 @@ pub fn carry(ctx: &mut JobContext<'_>, date: NaiveDate, step: Step) -> Result<Jo
     Ok(outcome)
 }
 
+/// How many moments from `first` through `last` apply transitions (all but orders steps).
+fn steps_between(first: Moment, last: Moment) -> usize {
+    let mut moment = first;
+    let mut steps = 0;
+    loop {
+        if moment.step != Step::Orders {
+            steps += 1;
+        }
+        if moment >= last {
+            return steps;
+        }
+        moment = moment.next();
+    }
+}
+
 fn job_of(step: Step) -> JobName {
     match step {
         Step::TrialConversions => JobName::TrialConversions,
@@ -78,78 +113,111 @@ fn job_of(step: Step) -> JobName {
     }
 }
 
-/// Applies one step's transitions of one day to every family due.
+/// Applies one step's transitions of one day to every family due. The first fetch is read on
+/// the job's connection; when more are due and `second` names the database, the rest on a
+/// second connection to it while this one writes (a day with little due opens none).
 fn apply_step(
     ctx: &mut JobContext<'_>,
     moment: Moment,
     posting: &charges::PostingTarget,
+    second: Option<&str>,
     outcome: &mut JobOutcome,
     watch: &mut Stopwatch,
 ) -> Result<()> {
-    let Some(mut due) = families::due_members(ctx.conn, moment)? else {
+    let Some(cursor) = families::due_members(ctx.conn, moment)? else {
         return Ok(());
     };
-    // The rows of the last family fetched, which the next fetch may continue.
-    let mut carried: Vec<SubscriptionRow> = Vec::new();
-    let mut done = false;
-    while !done {
-        let fetched = due.next_by_position::<families::DueRow>(ctx.conn, BATCH)?;
-        done = fetched.len() < BATCH;
-        let mut rows = std::mem::take(&mut carried);
-        rows.extend(fetched);
-        if !done {
-            carried = split_last_group(&mut rows, |r| r.family_id.as_str());
-        }
-        watch.lap("due");
-        if rows.is_empty() {
-            continue;
-        }
-        let mut loaded = families::assemble(rows);
-        watch.lap("load");
-        // The rules run inside the COPY of their lines: the server stores a family's lines
-        // while the next family's are computed.
-        let mut changed: Vec<Subscription> = Vec::new();
-        let mut before: Vec<State> = Vec::new();
-        let posted = line_stream::post(ctx.conn, posting, |sink| {
-            for family in &mut loaded {
-                before.clear();
-                before.extend(family.members.iter().map(|m| m.state.clone()));
-                for line in family.start_of_day(moment.date, moment.step) {
-                    let customer = family
-                        .member(&line.subscription_id)
-                        .map(|m| m.customer_id.as_str())
-                        .expect("a line belongs to a member of its family");
-                    sink.push(&line, customer)?;
-                }
-                for (old, new) in before.iter().zip(&family.members) {
-                    if *old != new.state {
-                        changed.push(new.clone());
-                    }
-                }
+    let mut due = families::DueBatches::new(cursor);
+    let Some(first) = due.next(ctx.conn, BATCH)? else {
+        return Ok(());
+    };
+    let mut reader = None;
+    if let Some(url) = second.filter(|_| !due.is_done())
+        && let Some(from) = due.stop(ctx.conn)?
+    {
+        reader = Some(DueReader::start(ctx.conn, url, moment, from, BATCH)?);
+    }
+    watch.lap("due");
+    let mut rows = Some(first);
+    loop {
+        let loaded = if let Some(rows) = rows.take() {
+            let loaded = families::assemble(rows);
+            watch.lap("load");
+            loaded
+        } else if let Some(reader) = reader.as_mut() {
+            if crate::interrupt::requested() {
+                return Err(Error::Interrupted(format!(
+                    "{} interrupted",
+                    job_of(moment.step)
+                )));
             }
-            Ok(())
-        })?;
-        watch.lap("rules_and_lines");
-        outcome.add("families_due", loaded.len() as i64);
-        outcome.add("lines_posted", posted as i64);
-        let changed_refs: Vec<_> = changed.iter().collect();
-        outcome.add(
-            "subscriptions_changed",
-            families::update_state(ctx.conn, &changed_refs)? as i64,
-        );
-        watch.lap("write_states");
+            let next = reader.next_batch()?;
+            watch.lap("due");
+            match next {
+                Some(loaded) => loaded,
+                None => break,
+            }
+        } else {
+            let next = due.next(ctx.conn, BATCH)?;
+            watch.lap("due");
+            match next {
+                Some(rows) => {
+                    let loaded = families::assemble(rows);
+                    watch.lap("load");
+                    loaded
+                }
+                None => break,
+            }
+        };
+        if !loaded.is_empty() {
+            apply_to(ctx, moment, posting, loaded, outcome, watch)?;
+        }
     }
     Ok(())
 }
 
-/// Splits off the rows of `rows`' last group (rows grouped by `key`, each group contiguous):
-/// the next fetch may continue that group.
-pub(crate) fn split_last_group<T>(rows: &mut Vec<T>, key: impl Fn(&T) -> &str) -> Vec<T> {
-    let Some(last) = rows.last().map(|r| key(r).to_string()) else {
-        return Vec::new();
-    };
-    let cut = rows.partition_point(|r| key(r) != last);
-    rows.split_off(cut)
+/// The step's transitions of a batch of families: their lines posted, their states written.
+fn apply_to(
+    ctx: &mut JobContext<'_>,
+    moment: Moment,
+    posting: &charges::PostingTarget,
+    mut loaded: Vec<Family>,
+    outcome: &mut JobOutcome,
+    watch: &mut Stopwatch,
+) -> Result<()> {
+    // The rules run inside the COPY of their lines: the server stores a family's lines
+    // while the next family's are computed.
+    let mut changed: Vec<Subscription> = Vec::new();
+    let mut before: Vec<State> = Vec::new();
+    let posted = line_stream::post(ctx.conn, posting, |sink| {
+        for family in &mut loaded {
+            before.clear();
+            before.extend(family.members.iter().map(|m| m.state.clone()));
+            for line in family.start_of_day(moment.date, moment.step) {
+                let customer = family
+                    .member(&line.subscription_id)
+                    .map(|m| m.customer_id.as_str())
+                    .expect("a line belongs to a member of its family");
+                sink.push(&line, customer)?;
+            }
+            for (old, new) in before.iter().zip(&family.members) {
+                if *old != new.state {
+                    changed.push(new.clone());
+                }
+            }
+        }
+        Ok(())
+    })?;
+    watch.lap("rules_and_lines");
+    outcome.add("families_due", loaded.len() as i64);
+    outcome.add("lines_posted", posted as i64);
+    let changed_refs: Vec<_> = changed.iter().collect();
+    outcome.add(
+        "subscriptions_changed",
+        families::update_state(ctx.conn, &changed_refs)? as i64,
+    );
+    watch.lap("write_states");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -70,6 +70,15 @@ impl<T> Cursor<T> {
         Ok(rows)
     }
 
+    /// Closes the cursor before its end (its remaining rows are not wanted).
+    pub fn close(&mut self, conn: &mut PgConnection) -> QueryResult<()> {
+        if self.open {
+            diesel::sql_query(format!("CLOSE {}", self.name)).execute(conn)?;
+            self.open = false;
+        }
+        Ok(())
+    }
+
     fn fetch(&self, n: usize) -> String {
         format!("FETCH {n} FROM {}", self.name)
     }

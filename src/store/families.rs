@@ -64,7 +64,17 @@ pub fn due_members(
     conn: &mut PgConnection,
     moment: Moment,
 ) -> QueryResult<Option<Cursor<SubscriptionRow>>> {
-    use diesel::sql_types::{Bool, Date, SmallInt};
+    due_members_from(conn, moment, None)
+}
+
+/// [`due_members`], from family `from` on (itself included) when given: the rest of a step's
+/// families, once the first have been read elsewhere.
+pub fn due_members_from(
+    conn: &mut PgConnection,
+    moment: Moment,
+    from: Option<String>,
+) -> QueryResult<Option<Cursor<SubscriptionRow>>> {
+    use diesel::sql_types::{Bool, Date, SmallInt, Text};
     let day = moment.date;
     let due = match moment.step {
         Step::TrialConversions => {
@@ -80,10 +90,26 @@ pub fn due_members(
         Step::Orders => return Ok(None),
     };
     // The columns `SubscriptionRow` selects, in its order: the rows are decoded by position.
-    let select = format!(
-        "SELECT {} FROM subscriptions WHERE family_id IN ({due}) ORDER BY family_id",
-        row_columns()
-    );
+    let select = match from {
+        None => format!(
+            "SELECT {} FROM subscriptions WHERE family_id IN ({due}) ORDER BY family_id",
+            row_columns()
+        ),
+        // The bound is the parameter after the step's own; inside the due families' query
+        // too, so the server skips them there as well.
+        Some(_) => {
+            let bound = match moment.step {
+                Step::Renewals => "$5",
+                _ => "$2",
+            };
+            format!(
+                "SELECT {} FROM subscriptions WHERE family_id IN \
+                 (SELECT family_id FROM ({due}) d WHERE family_id >= {bound}) \
+                 AND family_id >= {bound} ORDER BY family_id",
+                row_columns()
+            )
+        }
+    };
     // No JIT for it (the rest of the job's transaction neither): past a few hundred thousand
     // subscriptions its cost crosses `jit_above_cost`, and the compiled expressions and
     // deforming read the rows slower than the interpreter (a million subscriptions: 4.3 s
@@ -91,16 +117,83 @@ pub fn due_members(
     diesel::sql_query("SET LOCAL jit = off").execute(conn)?;
     let cursor = Cursor::open(conn, "due_members", &select, |declare| {
         let declare = declare.bind::<Date, _>(day);
-        match moment.step {
+        let declare = match moment.step {
             // The day of month and month fit a smallint, like the columns they meet.
             Step::Renewals => declare
                 .bind::<SmallInt, _>(day.day() as i16)
                 .bind::<Bool, _>(month_end(day) == day)
                 .bind::<SmallInt, _>(day.month() as i16),
             _ => declare,
+        };
+        match from {
+            Some(from) => declare.bind::<Text, _>(from),
+            None => declare,
         }
     })?;
     Ok(Some(cursor))
+}
+
+/// A due cursor's rows in batches of whole families: each fetch's last family waits for the
+/// next fetch, which may hold more of its members.
+pub struct DueBatches {
+    cursor: Cursor<SubscriptionRow>,
+    carried: Vec<SubscriptionRow>,
+    done: bool,
+}
+
+impl DueBatches {
+    pub fn new(cursor: Cursor<SubscriptionRow>) -> DueBatches {
+        DueBatches {
+            cursor,
+            carried: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// The rows of the next whole families, fetching `n` rows (may be empty when one family
+    /// spans the whole fetch); None once every row was given.
+    pub fn next(
+        &mut self,
+        conn: &mut PgConnection,
+        n: usize,
+    ) -> QueryResult<Option<Vec<SubscriptionRow>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let fetched = self.cursor.next_by_position::<DueRow>(conn, n)?;
+        self.done = fetched.len() < n;
+        let mut rows = std::mem::take(&mut self.carried);
+        rows.extend(fetched);
+        if !self.done {
+            self.carried = split_last_group(&mut rows, |r| r.family_id.as_str());
+        }
+        Ok(Some(rows))
+    }
+
+    /// Whether every row was given.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Stops here: closes the cursor and returns the first family not given yet (None when
+    /// every row was).
+    pub fn stop(&mut self, conn: &mut PgConnection) -> QueryResult<Option<String>> {
+        self.cursor.close(conn)?;
+        self.done = true;
+        Ok(std::mem::take(&mut self.carried)
+            .first()
+            .map(|r| r.family_id.clone()))
+    }
+}
+
+/// Splits off the rows of `rows`' last group (rows grouped by `key`, each group contiguous):
+/// the next fetch may continue that group.
+pub(crate) fn split_last_group<T>(rows: &mut Vec<T>, key: impl Fn(&T) -> &str) -> Vec<T> {
+    let Some(last) = rows.last().map(|r| key(r).to_string()) else {
+        return Vec::new();
+    };
+    let cut = rows.partition_point(|r| key(r) != last);
+    rows.split_off(cut)
 }
 
 /// The SQL type of a subscriptions row as [`SubscriptionRow`] selects it: a due cursor's rows

@@ -7,6 +7,7 @@ pub mod citus;
 pub mod clock;
 pub mod cursor;
 pub mod demo;
+pub mod due_reader;
 pub mod embedded;
 pub mod events;
 pub mod explain;

@@ -396,10 +396,24 @@ impl TestEnv {
     }
 }
 
-/// Runs `job` for `date` in one transaction, as the runner does (without ledger or locks).
+/// Runs `job` for `date` in one transaction, as the runner does (without ledger or locks),
+/// on that one connection.
 pub fn execute_job(
     conn: &mut PgConnection,
     config: &Config,
+    job: subsweep::jobs::JobName,
+    date: chrono::NaiveDate,
+) -> Result<subsweep::jobs::JobOutcome, subsweep::error::Error> {
+    execute_job_at(conn, config, None, job, date)
+}
+
+/// [`execute_job`], the job told where its database is (`database_url`), as the runner tells
+/// it: it may then read on a second connection.
+#[allow(dead_code)]
+pub fn execute_job_at(
+    conn: &mut PgConnection,
+    config: &Config,
+    database_url: Option<String>,
     job: subsweep::jobs::JobName,
     date: chrono::NaiveDate,
 ) -> Result<subsweep::jobs::JobOutcome, subsweep::error::Error> {
@@ -408,6 +422,7 @@ pub fn execute_job(
             config,
             conn,
             wall_clock: std::time::SystemTime::now(),
+            database_url,
         };
         subsweep::jobs::execute(job, &mut ctx, date)
     })
