@@ -31,10 +31,6 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
              {date} first: run `subsweep nightly --date {date}`"
         )));
     }
-    let policy = ctx.config.policy();
-    let offers = catalog::load_offers(ctx.conn)?;
-    let posting = charges::PostingTarget::resolve(ctx.conn, date, ctx.config.billing.invoice_day)?;
-
     let (mark, newest) = OrdersMark::freeze(ctx.conn)?;
     // Many events staged since the last run: the planner's statistics predate them (autovacuum
     // may not have come by yet), and with stale ones it scans the whole history for pending
@@ -43,6 +39,50 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         store::refresh_after_bulk(ctx.conn, &["staged_events"])?;
         watch.lap("analyze_staged");
     }
+    // A quiet day asks once whether anything is pending (on Citus the cursor answers, as
+    // before); the offers and the posting target are read only when something is.
+    let any = ctx.config.database.citus || events::any_pending(ctx.conn, date, mark)?;
+    watch.lap("pending");
+    if any {
+        apply_pending(ctx, date, state, mark, &mut outcome, &mut watch)?;
+    }
+    let through = Some(Moment::new(date, Step::Orders)).filter(|&at| state.is_none_or(|s| s < at));
+    mark.after_run(date, newest).store(ctx.conn, through)?;
+    watch.lap("mark");
+    // After a big day the planner's statistics are stale (autovacuum has not seen the rows):
+    // refresh them so the reports and the next days' jobs find rows by index, not by scans.
+    let written = outcome.counts.get("events_applied").copied().unwrap_or(0)
+        + outcome.counts.get("events_rejected").copied().unwrap_or(0);
+    if written > store::BULK_ROWS {
+        store::refresh_after_bulk(
+            ctx.conn,
+            &[
+                "applied_events",
+                "subscriptions",
+                "charge_lines",
+                "rejected_rows",
+            ],
+        )?;
+        watch.lap("analyze");
+    }
+    super::daily_reports::write(ctx, date)?;
+    watch.lap("reports");
+    watch.log(JobName::ApplyOrders);
+    Ok(outcome)
+}
+
+/// Applies the events pending on `date` (after `mark`), a batch at a time.
+fn apply_pending(
+    ctx: &mut JobContext<'_>,
+    date: NaiveDate,
+    state: Option<Moment>,
+    mark: OrdersMark,
+    outcome: &mut JobOutcome,
+    watch: &mut Stopwatch,
+) -> Result<()> {
+    let policy = ctx.config.policy();
+    let offers = catalog::load_offers(ctx.conn)?;
+    let posting = charges::PostingTarget::resolve(ctx.conn, date, ctx.config.billing.invoice_day)?;
     let mut pending = events::pending(ctx.conn, date, mark)?;
     loop {
         let rows = pending.next_by_position::<events::PendingRow>(ctx.conn, BATCH)?;
@@ -126,31 +166,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         outcome.add("subscriptions_created", new.len() as i64);
         watch.lap("write_rejects");
     }
-    if state.is_none_or(|at| at < Moment::new(date, Step::Orders)) {
-        clock::advance(ctx.conn, Moment::new(date, Step::Orders))?;
-    }
-    mark.after_run(date, newest).store(ctx.conn)?;
-    watch.lap("mark");
-    // After a big day the planner's statistics are stale (autovacuum has not seen the rows):
-    // refresh them so the reports and the next days' jobs find rows by index, not by scans.
-    let written = outcome.counts.get("events_applied").copied().unwrap_or(0)
-        + outcome.counts.get("events_rejected").copied().unwrap_or(0);
-    if written > store::BULK_ROWS {
-        store::refresh_after_bulk(
-            ctx.conn,
-            &[
-                "applied_events",
-                "subscriptions",
-                "charge_lines",
-                "rejected_rows",
-            ],
-        )?;
-        watch.lap("analyze");
-    }
-    super::daily_reports::write(ctx, date)?;
-    watch.lap("reports");
-    watch.log(JobName::ApplyOrders);
-    Ok(outcome)
+    Ok(())
 }
 
 /// The customer of subscription `id`, which the book holds (a line or an accepted event

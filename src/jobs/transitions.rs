@@ -42,8 +42,8 @@ pub fn carry(ctx: &mut JobContext<'_>, date: NaiveDate, step: Step) -> Result<Jo
         Some(at) => at.next(),
         None => target,
     };
-    let target_posting =
-        charges::PostingTarget::resolve(ctx.conn, date, ctx.config.billing.invoice_day)?;
+    // Where the lines go: read when the first family is due (a quiet day reads no more).
+    let mut target_posting = None;
     // The due families may be read on a second connection when one step is applied: then
     // nothing the job writes is read by it (see store::due_reader); not on Citus.
     let steps = steps_between(moment, target);
@@ -59,8 +59,9 @@ pub fn carry(ctx: &mut JobContext<'_>, date: NaiveDate, step: Step) -> Result<Jo
             let second = second.as_deref();
             apply_step(
                 ctx,
+                date,
                 moment,
-                &target_posting,
+                &mut target_posting,
                 second,
                 &mut outcome,
                 &mut watch,
@@ -118,12 +119,17 @@ fn job_of(step: Step) -> JobName {
 /// second connection to it while this one writes (a day with little due opens none).
 fn apply_step(
     ctx: &mut JobContext<'_>,
+    date: NaiveDate,
     moment: Moment,
-    posting: &charges::PostingTarget,
+    posting: &mut Option<charges::PostingTarget>,
     second: Option<&str>,
     outcome: &mut JobOutcome,
     watch: &mut Stopwatch,
 ) -> Result<()> {
+    // A step with nothing due is one question (on Citus the cursor answers, as before).
+    if !ctx.config.database.citus && !families::any_due(ctx.conn, moment)? {
+        return Ok(());
+    }
     let Some(cursor) = families::due_members(ctx.conn, moment)? else {
         return Ok(());
     };
@@ -138,6 +144,14 @@ fn apply_step(
         reader = Some(DueReader::start(ctx.conn, url, moment, from, BATCH)?);
     }
     watch.lap("due");
+    if posting.is_none() {
+        *posting = Some(charges::PostingTarget::resolve(
+            ctx.conn,
+            date,
+            ctx.config.billing.invoice_day,
+        )?);
+    }
+    let posting = posting.as_ref().expect("resolved above");
     let mut rows = Some(first);
     loop {
         let loaded = if let Some(rows) = rows.take() {

@@ -10,6 +10,7 @@ use super::cursor::Cursor;
 use super::rejects::{NewReject, insert_rejects};
 use super::schema::{applied_events, staged_events};
 pub use super::staged::StagedRow;
+use crate::domain::clock::Moment;
 use crate::domain::event::FamilyEvent;
 use crate::domain::order::plain_values;
 
@@ -33,19 +34,29 @@ pub struct OrdersMark {
 
 impl OrdersMark {
     /// Blocks intake until the calling transaction ends (no staged event can commit behind the
-    /// mark), then reads the mark and the newest staged event id.
+    /// mark), then reads the mark and the newest staged event id (one statement).
     pub fn freeze(conn: &mut PgConnection) -> QueryResult<(OrdersMark, i64)> {
+        #[derive(QueryableByName)]
+        struct Frozen {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            event: i64,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+            date: Option<NaiveDate>,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            newest: i64,
+        }
         diesel::sql_query("LOCK TABLE staged_events IN SHARE MODE").execute(conn)?;
-        let mark = diesel::sql_query(
+        let frozen = diesel::sql_query(
             "SELECT coalesce((SELECT orders_event_mark FROM state_clock), 0) AS event, \
-                    (SELECT orders_date_mark FROM state_clock) AS date",
+                    (SELECT orders_date_mark FROM state_clock) AS date, \
+                    (SELECT coalesce(max(event_id), 0) FROM staged_events) AS newest",
         )
-        .get_result::<OrdersMark>(conn)?;
-        let newest = diesel::sql_query(
-            "SELECT coalesce(max(event_id), 0) AS event, NULL::date AS date FROM staged_events",
-        )
-        .get_result::<OrdersMark>(conn)?;
-        Ok((mark, newest.event))
+        .get_result::<Frozen>(conn)?;
+        let mark = OrdersMark {
+            event: frozen.event,
+            date: frozen.date,
+        };
+        Ok((mark, frozen.newest))
     }
 
     /// The mark after apply-orders of `date` took every event up to `newest`: moved only by a
@@ -61,12 +72,20 @@ impl OrdersMark {
         }
     }
 
-    /// Stores the mark (the clock row exists: apply-orders runs after the transition jobs).
-    pub fn store(self, conn: &mut PgConnection) -> QueryResult<()> {
-        diesel::sql_query("UPDATE state_clock SET orders_event_mark = $1, orders_date_mark = $2")
-            .bind::<diesel::sql_types::BigInt, _>(self.event)
-            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Date>, _>(self.date)
-            .execute(conn)?;
+    /// Stores the mark, and the state clock's `through` moment when given, in one statement
+    /// (the clock row exists: apply-orders runs after the transition jobs).
+    pub fn store(self, conn: &mut PgConnection, through: Option<Moment>) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Date, Nullable, SmallInt};
+        diesel::sql_query(
+            "UPDATE state_clock SET orders_event_mark = $1, orders_date_mark = $2, \
+                    through_date = coalesce($3, through_date), \
+                    through_step = coalesce($4, through_step)",
+        )
+        .bind::<BigInt, _>(self.event)
+        .bind::<Nullable<Date>, _>(self.date)
+        .bind::<Nullable<Date>, _>(through.map(|m| m.date))
+        .bind::<Nullable<SmallInt>, _>(through.map(|m| m.step.number()))
+        .execute(conn)?;
         Ok(())
     }
 }
@@ -82,11 +101,6 @@ pub fn pending(
     date: NaiveDate,
     mark: OrdersMark,
 ) -> QueryResult<Cursor<StagedRow>> {
-    use diesel::sql_types::{BigInt, Date};
-    let since_mark = match mark.date {
-        Some(_) => "AND (s.event_id > $2 OR s.event_date > $3)",
-        None => "",
-    };
     Cursor::open(
         conn,
         "pending_events",
@@ -95,23 +109,63 @@ pub fn pending(
                     s.event_date, s.action, s.customer_id, s.requested_by, s.partner_id, \
                     s.offer_id, s.quantity, s.subscription_id, s.base_subscription_id, \
                     s.auto_renew, s.reason, s.raw \
-             FROM staged_events s \
-             LEFT JOIN applied_events a ON a.event_id = s.event_id \
-             LEFT JOIN rejected_rows r ON r.event_id = s.event_id \
-             WHERE s.event_date <= $1 {since_mark} \
-               AND a.event_id IS NULL AND r.event_id IS NULL \
-             ORDER BY s.event_time, s.order_id, s.line"
+             {} \
+             ORDER BY s.event_time, s.order_id, s.line",
+            pending_from(mark)
         ),
-        |declare| {
-            let declare = declare.bind::<Date, _>(date);
-            match mark.date {
-                Some(marked) => declare
-                    .bind::<BigInt, _>(mark.event)
-                    .bind::<Date, _>(marked),
-                None => declare,
-            }
-        },
+        |declare| bind_pending(declare, date, mark),
     )
+}
+
+/// Whether any event is pending on `date` (those [`pending`] would stream), in one statement:
+/// a day with none opens no cursor.
+pub fn any_pending(
+    conn: &mut PgConnection,
+    date: NaiveDate,
+    mark: OrdersMark,
+) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Any {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        pending: bool,
+    }
+    let query = diesel::sql_query(format!(
+        "SELECT EXISTS (SELECT 1 {}) AS pending",
+        pending_from(mark)
+    ))
+    .into_boxed();
+    Ok(bind_pending(query, date, mark)
+        .get_result::<Any>(conn)?
+        .pending)
+}
+
+/// The FROM and WHERE of the pending events ([`pending`], [`any_pending`]).
+fn pending_from(mark: OrdersMark) -> String {
+    let since_mark = match mark.date {
+        Some(_) => "AND (s.event_id > $2 OR s.event_date > $3)",
+        None => "",
+    };
+    format!(
+        "FROM staged_events s \
+         LEFT JOIN applied_events a ON a.event_id = s.event_id \
+         LEFT JOIN rejected_rows r ON r.event_id = s.event_id \
+         WHERE s.event_date <= $1 {since_mark} \
+           AND a.event_id IS NULL AND r.event_id IS NULL"
+    )
+}
+
+/// Binds [`pending_from`]'s parameters.
+fn bind_pending<'a>(
+    query: super::cursor::Declare<'a>,
+    date: NaiveDate,
+    mark: OrdersMark,
+) -> super::cursor::Declare<'a> {
+    use diesel::sql_types::{BigInt, Date};
+    let query = query.bind::<Date, _>(date);
+    match mark.date {
+        Some(marked) => query.bind::<BigInt, _>(mark.event).bind::<Date, _>(marked),
+        None => query,
+    }
 }
 
 /// The SQL type of a pending event as [`pending`] selects it (the columns of [`StagedRow`], in

@@ -67,6 +67,50 @@ pub fn due_members(
     due_members_from(conn, moment, None)
 }
 
+/// Whether any family is due at `moment` (whether [`due_members`] would give any row: a due
+/// family has a member), in one statement. False for the orders step.
+pub fn any_due(conn: &mut PgConnection, moment: Moment) -> QueryResult<bool> {
+    use diesel::sql_types::{Bool, Date, SmallInt};
+    #[derive(QueryableByName)]
+    struct Any {
+        #[diesel(sql_type = Bool)]
+        due: bool,
+    }
+    let Some(due) = due_families(moment.step) else {
+        return Ok(false);
+    };
+    let day = moment.date;
+    let query = diesel::sql_query(format!("SELECT EXISTS ({due}) AS due"))
+        .into_boxed()
+        .bind::<Date, _>(day);
+    let query = match moment.step {
+        Step::Renewals => query
+            .bind::<SmallInt, _>(day.day() as i16)
+            .bind::<Bool, _>(month_end(day) == day)
+            .bind::<SmallInt, _>(day.month() as i16),
+        _ => query,
+    };
+    Ok(query.get_result::<Any>(conn)?.due)
+}
+
+/// The query of the families due at a step (`$1` the day; for renewals `$2`–`$4` too), ordered
+/// by family; None for the orders step.
+fn due_families(step: Step) -> Option<&'static str> {
+    match step {
+        Step::TrialConversions => Some(
+            "SELECT DISTINCT family_id FROM subscriptions \
+             WHERE in_trial AND status = 'active' AND trial_end_date < $1 \
+             ORDER BY family_id",
+        ),
+        Step::Renewals => Some(include_str!("due_renewals.sql")),
+        Step::SuspensionExpiry => Some(
+            "SELECT DISTINCT family_id FROM subscriptions \
+             WHERE status = 'suspended' AND data_expires_on <= $1 ORDER BY family_id",
+        ),
+        Step::Orders => None,
+    }
+}
+
 /// [`due_members`], from family `from` on (itself included) when given: the rest of a step's
 /// families, once the first have been read elsewhere.
 pub fn due_members_from(
@@ -76,18 +120,8 @@ pub fn due_members_from(
 ) -> QueryResult<Option<Cursor<SubscriptionRow>>> {
     use diesel::sql_types::{Bool, Date, SmallInt, Text};
     let day = moment.date;
-    let due = match moment.step {
-        Step::TrialConversions => {
-            "SELECT DISTINCT family_id FROM subscriptions \
-             WHERE in_trial AND status = 'active' AND trial_end_date < $1 \
-             ORDER BY family_id"
-        }
-        Step::Renewals => include_str!("due_renewals.sql"),
-        Step::SuspensionExpiry => {
-            "SELECT DISTINCT family_id FROM subscriptions \
-             WHERE status = 'suspended' AND data_expires_on <= $1 ORDER BY family_id"
-        }
-        Step::Orders => return Ok(None),
+    let Some(due) = due_families(moment.step) else {
+        return Ok(None);
     };
     // The columns `SubscriptionRow` selects, in its order: the rows are decoded by position.
     let select = match from {
