@@ -436,6 +436,11 @@ fn the_ledger_commits_without_waiting_only_the_transactions_it_is_asked_to() {
     let env = TestEnv::new();
     let mut conn = env.conn();
     let date = chrono::NaiveDate::from_ymd_opt(2026, 8, 3).unwrap();
+    // The session waits for the disk, whatever the server's default (throwaway test clusters
+    // run with `synchronous_commit = off`), so every check below can tell the two apart.
+    diesel::sql_query("SET synchronous_commit = on")
+        .execute(&mut conn)
+        .unwrap();
     // The running mark: one statement in its own transaction; the session is left as it was.
     assert_eq!(
         ledger::start(&mut conn, "renewals", date, "backfill", 1).unwrap(),
