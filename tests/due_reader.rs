@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use common::{PARTNER, TestEnv};
+use common::TestEnv;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use subsweep::jobs::{JobName, JobOutcome};
@@ -21,55 +21,9 @@ const ORDERS: &str = "16000";
 /// day before the rollover (every monthly period rolls on 2026-02-05).
 fn before_rollover() -> TestEnv {
     let env = TestEnv::new();
-    let data = env.dir.path().join("generated");
-    let args = [
-        "generate",
-        "--customers",
-        "1600",
-        "--orders",
-        ORDERS,
-        "--seed",
-        "42",
-        "--days",
-        "1",
-        "--start",
-        "2026-01-05",
-        "--partner",
-        PARTNER,
-        "--out",
-        data.to_str().unwrap(),
-    ];
-    ok(&env, &args);
-    ok(
-        &env,
-        &["load-catalog", data.join("offers.csv").to_str().unwrap()],
-    );
-    ok(
-        &env,
-        &[
-            "load-customers",
-            data.join("customers.csv").to_str().unwrap(),
-        ],
-    );
-    copy_inbox(&data, &env.config.intake.inbox);
-    ok(
-        &env,
-        &["backfill", "--from", "2026-01-05", "--to", "2026-02-04"],
-    );
+    env.load_generated("1600", ORDERS, "42", "1");
+    env.ok(&["backfill", "--from", "2026-01-05", "--to", "2026-02-04"]);
     env
-}
-
-fn ok(env: &TestEnv, args: &[&str]) -> String {
-    let (code, out, err) = env.run(args);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    out
-}
-
-fn copy_inbox(data: &Path, inbox: &Path) {
-    for entry in std::fs::read_dir(data.join("inbox")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, inbox.join(path.file_name().unwrap())).unwrap();
-    }
 }
 
 /// The rollover day's jobs through the library, told the database's URL or not: what each
@@ -210,7 +164,7 @@ fn a_failing_reader_fails_the_job_and_the_next_run_finishes_it() {
         "no session of the failed run is left"
     );
 
-    ok(&env, &["nightly", "--date", ROLLOVER]);
+    env.ok(&["nightly", "--date", ROLLOVER]);
     assert_eq!(
         env.ledger_status("renewals", ROLLOVER).as_deref(),
         Some("succeeded")

@@ -4,27 +4,12 @@
 
 mod common;
 
-use std::path::Path;
-
 use chrono::{Days, NaiveDate};
-use common::{PARTNER, TestEnv};
+use common::TestEnv;
 use diesel::prelude::*;
 use subsweep::domain::clock::{Moment, Step};
 use subsweep::store::events::{self, OrdersMark};
 use subsweep::store::families;
-
-fn ok(env: &TestEnv, args: &[&str]) -> String {
-    let (code, out, err) = env.run(args);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    out
-}
-
-fn copy_inbox(data: &Path, inbox: &Path) {
-    for entry in std::fs::read_dir(data.join("inbox")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, inbox.join(path.file_name().unwrap())).unwrap();
-    }
-}
 
 /// Whether the due cursor of `moment` gives a row, and what the question answers.
 fn due_both_ways(conn: &mut PgConnection, moment: Moment) -> (bool, bool) {
@@ -54,37 +39,7 @@ fn pending_both_ways(conn: &mut PgConnection, date: NaiveDate) -> (bool, bool) {
 #[test]
 fn asking_first_answers_what_the_cursors_give_on_busy_and_quiet_days() {
     let env = TestEnv::new();
-    let data = env.dir.path().join("generated");
-    let args = [
-        "generate",
-        "--customers",
-        "150",
-        "--orders",
-        "600",
-        "--seed",
-        "7",
-        "--days",
-        "3",
-        "--start",
-        "2026-01-05",
-        "--partner",
-        PARTNER,
-        "--out",
-        data.to_str().unwrap(),
-    ];
-    ok(&env, &args);
-    ok(
-        &env,
-        &["load-catalog", data.join("offers.csv").to_str().unwrap()],
-    );
-    ok(
-        &env,
-        &[
-            "load-customers",
-            data.join("customers.csv").to_str().unwrap(),
-        ],
-    );
-    copy_inbox(&data, &env.config.intake.inbox);
+    env.load_generated("150", "600", "7", "3");
 
     let mut conn = env.conn();
     let first: NaiveDate = "2026-01-05".parse().unwrap();
@@ -109,14 +64,14 @@ fn asking_first_answers_what_the_cursors_give_on_busy_and_quiet_days() {
         }
         // The day's transitions first (the pending events are those after them), then its
         // orders, once ingested.
-        ok(&env, &["run", "trial-conversions", "--date", &day]);
-        ok(&env, &["run", "renewals", "--date", &day]);
-        ok(&env, &["run", "suspension-expiry", "--date", &day]);
-        ok(&env, &["run", "ingest-orders", "--date", &day]);
+        env.ok(&["run", "trial-conversions", "--date", &day]);
+        env.ok(&["run", "renewals", "--date", &day]);
+        env.ok(&["run", "suspension-expiry", "--date", &day]);
+        env.ok(&["run", "ingest-orders", "--date", &day]);
         let (given, asked) = pending_both_ways(&mut conn, date);
         assert_eq!(asked, given, "pending events of {day}");
         pending_days += i32::from(given);
-        ok(&env, &["backfill", "--from", &day, "--to", &day]);
+        env.ok(&["backfill", "--from", &day, "--to", &day]);
         let (given, asked) = pending_both_ways(&mut conn, date);
         assert_eq!(
             (given, asked),

@@ -413,8 +413,9 @@ pub fn insert_new(conn: &mut PgConnection, subs: &[&Subscription]) -> QueryResul
         .execute(conn)
 }
 
-/// A new subscription's row for COPY, borrowing its texts from the book (the values
-/// [`SubscriptionRow`] holds, without a copy of each text: a purchase day writes a million).
+/// A subscription's row as written (COPY of new ones, the upsert of changed states), borrowing
+/// its texts from the book (the values [`SubscriptionRow`] holds, without a copy of each text:
+/// a purchase day writes a million).
 #[derive(Insertable)]
 #[diesel(table_name = subscriptions, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
 #[diesel(treat_none_as_default_value = false)]
@@ -450,7 +451,7 @@ struct NewSubscription<'a> {
 }
 
 impl<'a> NewSubscription<'a> {
-    /// The row of `s`, as `SubscriptionRow::from` makes it.
+    /// The row of `s`.
     fn of(s: &'a Subscription) -> Self {
         let st = &s.state;
         NewSubscription {
@@ -491,7 +492,7 @@ pub fn update_state(conn: &mut PgConnection, subs: &[&Subscription]) -> QueryRes
     use subscriptions::dsl as s;
     let mut written = 0;
     for chunk in subs.chunks(1000) {
-        let rows: Vec<SubscriptionRow> = chunk.iter().map(|s| SubscriptionRow::from(*s)).collect();
+        let rows: Vec<NewSubscription<'_>> = chunk.iter().map(|s| NewSubscription::of(s)).collect();
         written += diesel::insert_into(subscriptions::table)
             .values(&rows)
             .on_conflict((s::subscription_id, s::customer_id))

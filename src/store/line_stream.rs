@@ -32,38 +32,25 @@ pub struct LineSink<'a> {
 impl LineSink<'_> {
     /// Posts `line` for `customer_id` (a new line: it corrects none).
     pub fn push(&mut self, line: &ChargeLine, customer_id: &str) -> std::io::Result<()> {
-        let b = &mut self.buf;
-        b.extend_from_slice(&14i16.to_be_bytes());
-        text(b, &line.subscription_id);
-        text(b, customer_id);
-        text(b, line.charge_type.as_str());
-        date(b, line.range.start);
-        date(b, line.range.end);
-        int4(b, days(line.billable_days));
-        int4(b, days(line.period_days));
-        numeric(b, &line.unit_price);
-        numeric(b, &line.quantity);
-        numeric(b, &line.amount);
-        int4(b, self.posted_on);
-        text(b, &line.cause);
-        b.extend_from_slice(&(-1i32).to_be_bytes()); // corrects_line_id: NULL
-        int4(b, self.invoice_period_start);
-        if self.buf.len() >= CHUNK {
-            self.out.write_all(&self.buf)?;
-            self.buf.clear();
-        }
-        Ok(())
+        self.row(line, customer_id, None)
     }
-}
 
-impl LineSink<'_> {
     /// Posts `posting` for `customer_id`: a new line as [`LineSink::push`] does, an offset with
     /// the line it corrects (apply-orders' full path posts both).
     pub fn push_posting(&mut self, posting: &Posting, customer_id: &str) -> std::io::Result<()> {
-        let (line, corrects) = match posting {
-            Posting::New(line) => return self.push(line, customer_id),
-            Posting::Offset { corrects, line } => (line, *corrects),
-        };
+        match posting {
+            Posting::New(line) => self.row(line, customer_id, None),
+            Posting::Offset { corrects, line } => self.row(line, customer_id, Some(*corrects)),
+        }
+    }
+
+    /// One row of `charge_lines`: `line` for `customer_id`, correcting line `corrects` if any.
+    fn row(
+        &mut self,
+        line: &ChargeLine,
+        customer_id: &str,
+        corrects: Option<i64>,
+    ) -> std::io::Result<()> {
         let b = &mut self.buf;
         b.extend_from_slice(&14i16.to_be_bytes());
         text(b, &line.subscription_id);
@@ -78,7 +65,10 @@ impl LineSink<'_> {
         numeric(b, &line.amount);
         int4(b, self.posted_on);
         text(b, &line.cause);
-        int8(b, corrects);
+        match corrects {
+            Some(id) => int8(b, id),
+            None => b.extend_from_slice(&(-1i32).to_be_bytes()), // corrects_line_id: NULL
+        }
         int4(b, self.invoice_period_start);
         if self.buf.len() >= CHUNK {
             self.out.write_all(&self.buf)?;

@@ -89,42 +89,6 @@ impl From<SubscriptionRow> for Subscription {
     }
 }
 
-impl From<&Subscription> for SubscriptionRow {
-    fn from(s: &Subscription) -> Self {
-        let st = &s.state;
-        SubscriptionRow {
-            subscription_id: s.id.clone(),
-            family_id: s.family_id.clone(),
-            parent_subscription_id: s.parent.clone(),
-            customer_id: s.customer_id.clone(),
-            offer_id: s.offer_id.clone(),
-            order_id: s.order_id.clone(),
-            order_line: i32::try_from(s.order_line).expect("order lines fit in i32"),
-            purchased_at: s.purchased_at,
-            billing_type: s.terms.billing_type.to_string(),
-            billing_months: s.terms.frequency.months() as i16,
-            term_months: s.terms.term_months as i16,
-            unit_price: s.terms.unit_price,
-            currency: s.terms.currency.clone(),
-            trial_days: i32::try_from(s.terms.trial_days).expect("trial days are small"),
-            status: st.status.to_string(),
-            in_trial: st.in_trial,
-            quantity: st.quantity,
-            auto_renew: st.auto_renew,
-            cancel_at_term_end: st.cancel_at_term_end,
-            cancel_with_base: st.cancel_with_base,
-            trial_end_date: st.trial_end,
-            paid_start: st.paid_start,
-            anchor_date: st.anchor,
-            suspended_on: st.suspended_on,
-            suspended_with_base: st.suspended_with_base,
-            data_expires_on: st.data_expires_on,
-            ended_on: st.ended_on,
-            usage_units: st.usage_units,
-        }
-    }
-}
-
 /// Every subscription (or one customer's), ordered by id.
 pub fn list(conn: &mut PgConnection, customer: Option<&str>) -> QueryResult<Vec<Subscription>> {
     let mut query = subscriptions::table

@@ -383,6 +383,49 @@ impl TestEnv {
         )
     }
 
+    /// Runs the binary with `args`, which must succeed; its standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.run(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        out
+    }
+
+    /// A data set made by `subsweep generate` (`customers`, `orders`, `seed`, `days`, from
+    /// 2026-01-05, for [`PARTNER`]) loaded as a new installation loads one: its offers and
+    /// customers, and its order files copied into the inbox.
+    pub fn load_generated(&self, customers: &str, orders: &str, seed: &str, days: &str) {
+        let data = self.dir.path().join("generated");
+        let out = data.to_str().unwrap();
+        self.ok(&[
+            "generate",
+            "--customers",
+            customers,
+            "--orders",
+            orders,
+            "--seed",
+            seed,
+            "--days",
+            days,
+            "--start",
+            "2026-01-05",
+            "--partner",
+            PARTNER,
+            "--out",
+            out,
+        ]);
+        for (command, file) in [
+            ("load-catalog", "offers.csv"),
+            ("load-customers", "customers.csv"),
+        ] {
+            self.ok(&[command, data.join(file).to_str().unwrap()]);
+        }
+        for entry in std::fs::read_dir(data.join("inbox")).unwrap() {
+            let path = entry.unwrap().path();
+            let to = self.config.intake.inbox.join(path.file_name().unwrap());
+            std::fs::copy(&path, to).unwrap();
+        }
+    }
+
     /// Loads the repository's fixture offers and customers.
     pub fn load_fixture_catalog(&self) {
         for (command, file) in [
