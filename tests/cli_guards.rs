@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{PARTNER, TestEnv};
+use common::{PARTNER, TestEnv, tree};
 
 const HEADER: &str = common::ORDER_HEADER;
 
@@ -441,25 +440,6 @@ fn an_output_folder_that_cannot_be_made_is_named_in_the_error() {
 // ------------------------------------------------------------------ byte order mark
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
-
-/// Every file under `dir`, relative path and bytes, sorted.
-fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let name = path.strip_prefix(root).unwrap().display().to_string();
-                out.push((name, std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
 
 fn night_files(extra_config: &str) -> Vec<(String, Vec<u8>)> {
     let env = env_with_orders(extra_config);

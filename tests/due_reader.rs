@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use chrono::NaiveDate;
 use common::TestEnv;
 use diesel::prelude::*;
@@ -80,21 +78,7 @@ fn lines_on_rollover(env: &TestEnv) -> i64 {
 
 /// Every output file's path and bytes.
 fn files(env: &TestEnv) -> Vec<(String, Vec<u8>)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let name = path.strip_prefix(root).unwrap().display().to_string();
-                out.push((name, std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&env.config.output_dir, &env.config.output_dir, &mut out);
-    out.sort();
-    out
+    common::tree(&env.config.output_dir)
 }
 
 #[test]
