@@ -21,6 +21,26 @@ use crate::domain::subscription::Subscription;
 
 /// Builds families from subscription rows (any order): base first, add-ons by purchase.
 pub fn assemble(rows: Vec<SubscriptionRow>) -> Vec<Family> {
+    // A due cursor's rows come ordered by family: each family's run of rows is one family,
+    // in the order the map-and-sort below gives, without a copy of its id per row.
+    if rows.windows(2).all(|w| w[0].family_id <= w[1].family_id) {
+        let mut families: Vec<Family> = Vec::new();
+        for row in rows {
+            let sub = Subscription::from(row);
+            match families.last_mut() {
+                Some(family) if family.id == sub.family_id => family.members.push(sub),
+                _ => {
+                    let mut family = Family::empty(sub.family_id.clone());
+                    family.members.push(sub);
+                    families.push(family);
+                }
+            }
+        }
+        for family in &mut families {
+            sort_members(&mut family.members);
+        }
+        return families;
+    }
     let mut by_family: HashMap<String, Vec<Subscription>> = HashMap::new();
     for row in rows {
         let sub = Subscription::from(row);
@@ -32,20 +52,7 @@ pub fn assemble(rows: Vec<SubscriptionRow>) -> Vec<Family> {
     let mut families: Vec<Family> = by_family
         .into_iter()
         .map(|(id, mut members)| {
-            members.sort_by(|a, b| {
-                (
-                    a.parent.is_some(),
-                    a.purchased_at,
-                    &a.order_id,
-                    a.order_line,
-                )
-                    .cmp(&(
-                        b.parent.is_some(),
-                        b.purchased_at,
-                        &b.order_id,
-                        b.order_line,
-                    ))
-            });
+            sort_members(&mut members);
             let mut family = Family::empty(id);
             family.members = members;
             family
@@ -53,6 +60,24 @@ pub fn assemble(rows: Vec<SubscriptionRow>) -> Vec<Family> {
         .collect();
     families.sort_by(|a, b| a.id.cmp(&b.id));
     families
+}
+
+/// A family's members in their order: base first, add-ons by purchase.
+fn sort_members(members: &mut [Subscription]) {
+    members.sort_by(|a, b| {
+        (
+            a.parent.is_some(),
+            a.purchased_at,
+            &a.order_id,
+            a.order_line,
+        )
+            .cmp(&(
+                b.parent.is_some(),
+                b.purchased_at,
+                &b.order_id,
+                b.order_line,
+            ))
+    });
 }
 
 /// The members of the families with a member whose transition of `moment.step` may fall on
