@@ -21,6 +21,26 @@ use crate::domain::subscription::Subscription;
 
 /// Builds families from subscription rows (any order): base first, add-ons by purchase.
 pub fn assemble(rows: Vec<SubscriptionRow>) -> Vec<Family> {
+    // A due cursor's rows come ordered by family: each family's run of rows is one family,
+    // in the order the map-and-sort below gives, without a copy of its id per row.
+    if rows.windows(2).all(|w| w[0].family_id <= w[1].family_id) {
+        let mut families: Vec<Family> = Vec::new();
+        for row in rows {
+            let sub = Subscription::from(row);
+            match families.last_mut() {
+                Some(family) if family.id == sub.family_id => family.members.push(sub),
+                _ => {
+                    let mut family = Family::empty(sub.family_id.clone());
+                    family.members.push(sub);
+                    families.push(family);
+                }
+            }
+        }
+        for family in &mut families {
+            sort_members(&mut family.members);
+        }
+        return families;
+    }
     let mut by_family: HashMap<String, Vec<Subscription>> = HashMap::new();
     for row in rows {
         let sub = Subscription::from(row);
@@ -32,20 +52,7 @@ pub fn assemble(rows: Vec<SubscriptionRow>) -> Vec<Family> {
     let mut families: Vec<Family> = by_family
         .into_iter()
         .map(|(id, mut members)| {
-            members.sort_by(|a, b| {
-                (
-                    a.parent.is_some(),
-                    a.purchased_at,
-                    &a.order_id,
-                    a.order_line,
-                )
-                    .cmp(&(
-                        b.parent.is_some(),
-                        b.purchased_at,
-                        &b.order_id,
-                        b.order_line,
-                    ))
-            });
+            sort_members(&mut members);
             let mut family = Family::empty(id);
             family.members = members;
             family
@@ -53,6 +60,24 @@ pub fn assemble(rows: Vec<SubscriptionRow>) -> Vec<Family> {
         .collect();
     families.sort_by(|a, b| a.id.cmp(&b.id));
     families
+}
+
+/// A family's members in their order: base first, add-ons by purchase.
+fn sort_members(members: &mut [Subscription]) {
+    members.sort_by(|a, b| {
+        (
+            a.parent.is_some(),
+            a.purchased_at,
+            &a.order_id,
+            a.order_line,
+        )
+            .cmp(&(
+                b.parent.is_some(),
+                b.purchased_at,
+                &b.order_id,
+                b.order_line,
+            ))
+    });
 }
 
 /// The members of the families with a member whose transition of `moment.step` may fall on
@@ -516,4 +541,78 @@ pub fn update_state(conn: &mut PgConnection, subs: &[&Subscription]) -> QueryRes
             .execute(conn)?;
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::vocabulary::{BillingType, Status};
+    use crate::store::subscriptions::Word;
+
+    fn row(id: &str, family: &str, parent: Option<&str>, minute: u32) -> SubscriptionRow {
+        use chrono::TimeZone;
+        SubscriptionRow {
+            subscription_id: id.to_string(),
+            family_id: family.to_string(),
+            parent_subscription_id: parent.map(str::to_string),
+            customer_id: "C1".to_string(),
+            offer_id: "O1".to_string(),
+            order_id: format!("ORD-{id}"),
+            order_line: 1,
+            purchased_at: Utc.with_ymd_and_hms(2026, 1, 5, 8, minute, 0).unwrap(),
+            billing_type: Word(BillingType::License),
+            billing_months: 1,
+            term_months: 1,
+            unit_price: Decimal::new(1000, 2),
+            currency: "USD".to_string(),
+            trial_days: 0,
+            status: Word(Status::Active),
+            in_trial: false,
+            quantity: Some(Decimal::ONE),
+            auto_renew: true,
+            cancel_at_term_end: false,
+            cancel_with_base: false,
+            trial_end_date: None,
+            paid_start: None,
+            anchor_date: None,
+            suspended_on: None,
+            suspended_with_base: false,
+            data_expires_on: None,
+            ended_on: None,
+            usage_units: Decimal::ZERO,
+        }
+    }
+
+    /// Rows ordered by family (a due cursor's) and the same rows in any order make the same
+    /// families: sorted by id, each base first and its add-ons by purchase.
+    #[test]
+    fn assemble_gives_the_same_families_whatever_the_rows_order() {
+        // Ordered by family, but within a family the add-ons come before the base and out of
+        // purchase order.
+        let ordered = vec![
+            row("A2", "A", Some("A"), 30),
+            row("A1", "A", Some("A"), 20),
+            row("A", "A", None, 10),
+            row("B", "B", None, 5),
+            row("C1", "C", Some("C"), 40),
+            row("C", "C", None, 1),
+        ];
+        let mut shuffled = ordered.clone();
+        shuffled.reverse();
+        shuffled.swap(0, 3);
+        let from_ordered = assemble(ordered);
+        assert_eq!(from_ordered, assemble(shuffled));
+        let ids: Vec<Vec<&str>> = from_ordered
+            .iter()
+            .map(|f| f.members.iter().map(|m| m.id.as_str()).collect())
+            .collect();
+        assert_eq!(ids, vec![vec!["A", "A1", "A2"], vec!["B"], vec!["C", "C1"]]);
+        assert_eq!(
+            from_ordered
+                .iter()
+                .map(|f| f.id.as_str())
+                .collect::<Vec<_>>(),
+            ["A", "B", "C"]
+        );
+    }
 }
