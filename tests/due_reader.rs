@@ -82,7 +82,7 @@ fn files(env: &TestEnv) -> Vec<(String, Vec<u8>)> {
 }
 
 #[test]
-fn the_rollover_read_on_a_second_connection_gives_what_one_connection_gives() {
+fn the_rollover_read_on_a_second_connection_or_without_one_gives_what_one_connection_gives() {
     let two = before_rollover();
     let one = before_rollover();
     assert_eq!(
@@ -110,6 +110,23 @@ fn the_rollover_read_on_a_second_connection_gives_what_one_connection_gives() {
     let files_two = files(&two);
     assert!(!files_two.is_empty());
     assert!(files_two == files(&one), "the same output files");
+
+    // No second connection to be had (a full server, a wrong address): the job reads on its
+    // own connection and gives the same again.
+    let unreachable = before_rollover();
+    let readers = subsweep::store::due_reader::started();
+    let by_own = rollover_in_library(
+        &unreachable,
+        Some("postgres://postgres@127.0.0.1:1/no_such_server".to_string()),
+    );
+    assert_eq!(
+        subsweep::store::due_reader::started(),
+        readers,
+        "no reader started without its connection"
+    );
+    assert_eq!(by_own, by_one);
+    assert_eq!(tables(&unreachable, true), tables(&one, true));
+    assert!(files(&unreachable) == files(&one), "the same output files");
 }
 
 #[test]

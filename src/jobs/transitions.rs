@@ -138,10 +138,21 @@ fn apply_step(
         return Ok(());
     };
     let mut reader = None;
-    if let Some(url) = second.filter(|_| !due.is_done())
-        && let Some(from) = due.stop(ctx.conn)?
-    {
-        reader = Some(DueReader::start(ctx.conn, url, moment, from, BATCH)?);
+    if let Some(url) = second.filter(|_| !due.is_done()) {
+        // Opened before the job's cursor is given up: a server with no connection to spare
+        // (max_connections, a pooler's limit) makes the job read on its own, as it did before.
+        match DueReader::connect(url) {
+            Ok(second) => {
+                if let Some(from) = due.stop(ctx.conn)? {
+                    reader = Some(DueReader::start(ctx.conn, second, moment, from, BATCH)?);
+                }
+            }
+            Err(e) => tracing::warn!(
+                job = %job_of(moment.step),
+                error = %e,
+                "the due families are read on the job's own connection"
+            ),
+        }
     }
     watch.lap("due");
     if posting.is_none() {

@@ -62,11 +62,25 @@ pub struct DueReader {
 }
 
 impl DueReader {
-    /// Exports the snapshot of `conn`'s transaction and starts reading, on a connection to
-    /// `url`, the families due at `moment` from family `from` on, `batch` rows a fetch.
+    /// Opens the reader's own connection to `url`, once (no retries: a job that cannot have a
+    /// second connection reads on its own, see [`DueReader::start`]).
+    pub fn connect(url: &str) -> Result<PgConnection> {
+        super::redact::remember(url);
+        PgConnection::establish(url).map_err(|e| {
+            Error::Other(format!(
+                "a second connection to {}: {}",
+                super::redact(url),
+                super::redact::scrub(&e.to_string())
+            ))
+        })
+    }
+
+    /// Exports the snapshot of `conn`'s transaction and starts reading, on `reader` (a
+    /// connection from [`DueReader::connect`]), the families due at `moment` from family
+    /// `from` on, `batch` rows a fetch.
     pub fn start(
         conn: &mut PgConnection,
-        url: &str,
+        reader: PgConnection,
         moment: Moment,
         from: String,
         batch: usize,
@@ -85,11 +99,10 @@ impl DueReader {
             )));
         }
         let (send, batches) = sync_channel(AHEAD);
-        let url = url.to_string();
         let thread = std::thread::Builder::new()
             .name("due-reader".into())
             .spawn(move || {
-                let message = match read(&url, &snapshot, moment, from, batch, &send) {
+                let message = match read(reader, &snapshot, moment, from, batch, &send) {
                     Ok(()) => Message::Done,
                     Err(e) => Message::Failed(e),
                 };
@@ -146,14 +159,13 @@ impl Drop for DueReader {
 
 /// The thread's work: Ok when every family was sent or the job stopped listening.
 fn read(
-    url: &str,
+    mut conn: PgConnection,
     snapshot: &str,
     moment: Moment,
     from: String,
     batch: usize,
     send: &SyncSender<Message>,
 ) -> Result<()> {
-    let mut conn = super::connect(url)?;
     conn.batch_execute(&format!(
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot}'"
     ))?;
