@@ -128,28 +128,13 @@ pub fn stored(conn: &mut PgConnection, period_start: NaiveDate) -> QueryResult<V
         let mut list = Vec::new();
         while reader.read_record(&mut record).map_err(|e| e.to_string())? {
             let field = |i: usize| record.get(i).ok_or("a missing column");
-            let parsed = |i: usize| -> Result<_, String> {
-                let text = field(i)?;
-                Ok((text, format!("'{text}' in column {}", i + 1)))
-            };
-            let date = |i: usize| {
-                let (text, what) = parsed(i)?;
-                text.parse::<NaiveDate>()
-                    .map_err(|e| format!("{what}: {e}"))
-            };
             let invoice = Invoice {
                 invoice_number: field(0)?.to_string(),
                 customer_id: field(1)?.to_string(),
-                period_start: date(2)?,
-                period_end: date(3)?,
-                line_count: {
-                    let (text, what) = parsed(4)?;
-                    text.parse().map_err(|e| format!("{what}: {e}"))?
-                },
-                total: {
-                    let (text, what) = parsed(5)?;
-                    text.parse().map_err(|e| format!("{what}: {e}"))?
-                },
+                period_start: parsed(&record, 2)?,
+                period_end: parsed(&record, 3)?,
+                line_count: parsed(&record, 4)?,
+                total: parsed(&record, 5)?,
                 currency: field(6)?.to_string(),
             };
             list.push(StoredInvoice {
@@ -165,6 +150,16 @@ pub fn stored(conn: &mut PgConnection, period_start: NaiveDate) -> QueryResult<V
             format!("reading the period's stored invoices: {why}").into(),
         )
     })
+}
+
+/// Field `i` of `record` read as a `T`, or what is wrong with it (its text and column).
+fn parsed<T: std::str::FromStr>(record: &csv::StringRecord, i: usize) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    let text = record.get(i).ok_or("a missing column")?;
+    text.parse()
+        .map_err(|e| format!("'{text}' in column {}: {e}", i + 1))
 }
 
 /// Each offer's name and publisher name, by offer id: what invoice-lines.csv shows of a line's
