@@ -90,6 +90,7 @@ fn apply_pending(
         if rows.is_empty() {
             break;
         }
+        let (rows, customers) = events::split_customers(rows);
         let (events, too_old) = book::take_in_range(
             rows.into_iter().map(events::family_event).collect(),
             date,
@@ -102,12 +103,7 @@ fn apply_pending(
         // The protocol of `domain::needs`: what the rules read, fetched; the plan, made once;
         // the posted lines and histories it needs, fetched; the plan applied.
         let needs = Needs::of(&events, &offers);
-        let mut book = Book::new(
-            policy.clone(),
-            offers.clone(),
-            catalog::load_customers(ctx.conn, &needs.customers)?,
-            state,
-        );
+        let mut book = Book::new(policy.clone(), offers.clone(), customers, state);
         let family_ids = families::needed(ctx.conn, &needs)?;
         let mut last = families::last_applied(ctx.conn, &family_ids)?;
         for family in families::load(ctx.conn, &family_ids)? {

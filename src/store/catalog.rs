@@ -106,9 +106,10 @@ impl From<OfferRow> for Offer {
     }
 }
 
+/// A customer's row as stored (its segment as text).
 #[derive(Insertable, Queryable, Selectable, AsChangeset)]
 #[diesel(table_name = customers, check_for_backend(diesel::pg::Pg))]
-struct CustomerRow {
+pub struct CustomerRow {
     customer_id: String,
     name: String,
     country: String,
@@ -176,13 +177,30 @@ pub fn load_customers(conn: &mut PgConnection, ids: &[String]) -> QueryResult<Ve
         .select(CustomerRow::as_select())
         .load(conn)?
         .into_iter()
-        .map(|r| Customer {
+        .map(Customer::from)
+        .collect())
+}
+
+/// The SQL type of an optional [`CustomerRow`] read by position (its columns in field order,
+/// all null for none: a left join's).
+pub type CustomerSql =
+    diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Option<CustomerRow>, diesel::pg::Pg>>;
+
+impl CustomerRow {
+    pub fn id(&self) -> &str {
+        &self.customer_id
+    }
+}
+
+impl From<CustomerRow> for Customer {
+    fn from(r: CustomerRow) -> Customer {
+        Customer {
             segment: stored(&r.segment, "segment"),
             customer_id: r.customer_id,
             name: r.name,
             country: r.country,
             currency: r.currency,
             account_opened_on: r.account_opened_on,
-        })
-        .collect())
+        }
+    }
 }

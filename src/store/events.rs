@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
+use super::catalog::{CustomerRow, CustomerSql};
 use super::cursor::Cursor;
 use super::rejects::{NewReject, insert_rejects};
 use super::schema::{applied_events, staged_events};
 pub use super::staged::StagedRow;
+use crate::domain::catalog::Customer;
 use crate::domain::clock::Moment;
 use crate::domain::event::FamilyEvent;
 use crate::domain::order::plain_values;
@@ -91,16 +93,18 @@ impl OrdersMark {
 }
 
 /// Streams the events pending on `date` (dated on or before it, neither applied nor rejected)
-/// in application order: (event time, order_id, line), as [`PendingRow`]s. Must run inside a transaction. `mark`
-/// narrows the search to the events staged or dated after what earlier runs took; the
-/// anti-joins stay the rule (written as LEFT JOIN … IS NULL, which PostgreSQL plans as NOT
-/// EXISTS and Citus can also run between the coordinator's staged rows and the distributed
-/// applied events).
+/// in application order: (event time, order_id, line), each with the row of the customer it
+/// names (none for an unknown customer), as [`PendingRow`]s: joined by the server once in the
+/// query that sorts the events, instead of looked up again for each batch. Must run inside a
+/// transaction. `mark` narrows the search to the events staged or dated after what earlier
+/// runs took; the anti-joins stay the rule (written as LEFT JOIN … IS NULL, which PostgreSQL
+/// plans as NOT EXISTS and Citus can also run between the coordinator's staged rows and the
+/// distributed applied events).
 pub fn pending(
     conn: &mut PgConnection,
     date: NaiveDate,
     mark: OrdersMark,
-) -> QueryResult<Cursor<StagedRow>> {
+) -> QueryResult<Cursor<PendingEvent>> {
     Cursor::open(
         conn,
         "pending_events",
@@ -108,13 +112,33 @@ pub fn pending(
             "SELECT s.event_id, s.file_id, s.source_line, s.order_id, s.line, s.event_time, \
                     s.event_date, s.action, s.customer_id, s.requested_by, s.partner_id, \
                     s.offer_id, s.quantity, s.subscription_id, s.base_subscription_id, \
-                    s.auto_renew, s.reason, s.raw \
+                    s.auto_renew, s.reason, s.raw, \
+                    c.customer_id, c.name, c.country, c.segment, c.currency, c.account_opened_on \
              {} \
              ORDER BY s.event_time, s.order_id, s.line",
-            pending_from(mark)
+            pending_from(
+                mark,
+                "LEFT JOIN customers c ON c.customer_id = s.customer_id"
+            )
         ),
         |declare| bind_pending(declare, date, mark),
     )
+}
+
+/// A pending event as [`pending`] reads it: the staged row, and its customer's row.
+pub type PendingEvent = (StagedRow, Option<CustomerRow>);
+
+/// The pending events' staged rows, and the customers they name, each once (by id).
+pub fn split_customers(pending: Vec<PendingEvent>) -> (Vec<StagedRow>, Vec<Customer>) {
+    let mut rows = Vec::with_capacity(pending.len());
+    let mut customers = Vec::with_capacity(pending.len());
+    for (row, customer) in pending {
+        rows.push(row);
+        customers.extend(customer);
+    }
+    customers.sort_unstable_by(|a, b| a.id().cmp(b.id()));
+    customers.dedup_by(|a, b| a.id() == b.id());
+    (rows, customers.into_iter().map(Customer::from).collect())
 }
 
 /// Whether any event is pending on `date` (those [`pending`] would stream), in one statement:
@@ -131,7 +155,7 @@ pub fn any_pending(
     }
     let query = diesel::sql_query(format!(
         "SELECT EXISTS (SELECT 1 {}) AS pending",
-        pending_from(mark)
+        pending_from(mark, "")
     ))
     .into_boxed();
     Ok(bind_pending(query, date, mark)
@@ -139,14 +163,15 @@ pub fn any_pending(
         .pending)
 }
 
-/// The FROM and WHERE of the pending events ([`pending`], [`any_pending`]).
-fn pending_from(mark: OrdersMark) -> String {
+/// The FROM and WHERE of the pending events ([`pending`], [`any_pending`]), `join` joined to
+/// the staged rows `s`.
+fn pending_from(mark: OrdersMark, join: &str) -> String {
     let since_mark = match mark.date {
         Some(_) => "AND (s.event_id > $2 OR s.event_date > $3)",
         None => "",
     };
     format!(
-        "FROM staged_events s \
+        "FROM staged_events s {join} \
          LEFT JOIN applied_events a ON a.event_id = s.event_id \
          LEFT JOIN rejected_rows r ON r.event_id = s.event_id \
          WHERE s.event_date <= $1 {since_mark} \
@@ -169,9 +194,12 @@ fn bind_pending<'a>(
 }
 
 /// The SQL type of a pending event as [`pending`] selects it (the columns of [`StagedRow`], in
-/// its field order): its rows are fetched with [`Cursor::next_by_position`], no field looked
-/// up by name.
-pub type PendingRow = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<StagedRow, diesel::pg::Pg>>;
+/// its field order, then those of its customer's row, null for an unknown customer): its rows
+/// are fetched with [`Cursor::next_by_position`], no field looked up by name.
+pub type PendingRow = (
+    diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<StagedRow, diesel::pg::Pg>>,
+    CustomerSql,
+);
 
 /// An event the rules applied.
 #[derive(Insertable)]
