@@ -513,3 +513,39 @@ fn the_probe_says_which_reports_have_rows_and_empty_ones_are_their_header() {
         format!("{SUSPENDED_HEADER}\n")
     );
 }
+
+/// After a bulk day the reports are exported without the probe: an export with no rows must
+/// write exactly what a report written from no rows is, its header.
+#[test]
+fn an_export_with_no_rows_writes_the_header_alone() {
+    use subsweep::output::reports as files;
+    let mut days = story();
+    days.run_days("2026-03-11", "2026-03-11");
+    let date = d("2026-03-11");
+    let (rejects, provisioning) = days
+        .conn
+        .transaction(|conn| {
+            let mut rejects = Vec::new();
+            store::reports::rejects(conn, date, |rows| files::write_rejects(&mut rejects, rows))?
+                .unwrap();
+            let mut provisioning = Vec::new();
+            store::reports::provisioning(conn, date, |rows| {
+                files::write_provisioning(&mut provisioning, rows)
+            })?
+            .unwrap();
+            diesel::QueryResult::Ok((rejects, provisioning))
+        })
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(rejects).unwrap(),
+        format!("{REJECTS_HEADER}\n")
+    );
+    assert_eq!(
+        String::from_utf8(provisioning).unwrap(),
+        format!("{PROVISIONING_HEADER}\n")
+    );
+    assert_eq!(
+        days.report("2026-03-11", "rejects.csv"),
+        format!("{REJECTS_HEADER}\n")
+    );
+}

@@ -65,7 +65,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         )?;
         watch.lap("analyze");
     }
-    super::daily_reports::write(ctx, date)?;
+    super::daily_reports::write(ctx, date, written > store::BULK_ROWS)?;
     watch.lap("reports");
     watch.log(JobName::ApplyOrders);
     Ok(outcome)

@@ -25,11 +25,15 @@ const NO_ROWS: &[u8] = b"";
 /// kept rather than rewritten with a later state.
 ///
 /// A report with no rows is written from no rows without exporting it: one query first asks
-/// which of the three have rows (on one server; on Citus each is exported).
-pub fn write(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<()> {
+/// which of the three have rows (on one server; on Citus each is exported). After a `bulk` day
+/// (more rows applied or rejected than [`crate::store::BULK_ROWS`]) the three are exported
+/// without asking: the question costs more than the round trips it saves (on the 1M purchase
+/// day it found the first provisioning row in 0.22–0.36 s; an empty export is its header, as
+/// a report written from no rows).
+pub fn write(ctx: &mut JobContext<'_>, date: NaiveDate, bulk: bool) -> Result<()> {
     let dir = ctx.config.reports_dir(date);
     let bom = ctx.config.output_bom;
-    let have = if ctx.config.database.citus {
+    let have = if ctx.config.database.citus || bulk {
         HaveRows {
             rejects: true,
             provisioning: true,

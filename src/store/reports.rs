@@ -101,10 +101,13 @@ pub struct HaveRows {
     pub suspended: bool,
 }
 
-/// The three reports' own queries, each asked for one row, in one statement: on most days
-/// all three are empty, and a report with no rows is its header alone, written without its
-/// export (four round trips each). Each query is the export's SQL with the date bound as
-/// `$1`, so "has rows" means exactly what the export would return.
+/// The three reports' own queries, each asked whether it has a row, in one statement: on most
+/// days all three are empty, and a report with no rows is its header alone, written without its
+/// export (four round trips each). Each query is the export's SQL with the date bound as `$1`,
+/// so "has rows" means exactly what the export would return, but under `EXISTS` and without
+/// its final `ORDER BY` (which orders the rows, never chooses them): asked for its first row
+/// in order, the purchase day's provisioning query found and sorted all 150,113 rows at 1M
+/// (1.08 s, as long as the export itself).
 static HAVE_ROWS: LazyLock<String> = LazyLock::new(|| {
     let param = "current_setting('subsweep.export_param')::date";
     let probe = |sql: &str| {
@@ -112,10 +115,12 @@ static HAVE_ROWS: LazyLock<String> = LazyLock::new(|| {
             sql.contains(param) || !sql.contains("export_param"),
             "an export reads its date as {param}"
         );
-        format!(
-            "(SELECT count(*) > 0 FROM ({} LIMIT 1) AS q)",
-            sql.replace(param, "$1")
-        )
+        let order = sql.rfind("ORDER BY").expect("an export orders its rows");
+        assert!(
+            !sql[order..].contains(')'),
+            "an export's last ORDER BY is its outer one"
+        );
+        format!("EXISTS ({})", sql[..order].replace(param, "$1"))
     };
     format!(
         "SELECT {} AS rejects, {} AS provisioning, {} AS suspended",
