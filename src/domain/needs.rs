@@ -8,7 +8,8 @@
 //!    offer a customer buys again, every family of a customer who suspends (retention looks
 //!    across them) — and which customers' facts.
 //! 2. The shell fetches those families' members and the time of the last event each applied,
-//!    and the customers, into a [`Book`](super::book::Book). [`Book::plan`](super::book::Book::plan)
+//!    and the customers, into a [`Book`](super::book::Book) (apply-orders reads the customers
+//!    with the events themselves, joined by the server, so it has at least `customers`). [`Book::plan`](super::book::Book::plan)
 //!    routes the events and decides which take the fast path and which families are late; the
 //!    plan says whose history the full path needs ([`Plan::histories`](super::book::Plan::histories)).
 //!    This step cannot come earlier: which families are late is known only once their
