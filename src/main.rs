@@ -24,7 +24,8 @@ use subsweep::{demo, serve, status};
 
 /// mimalloc instead of the system allocator: subsweep allocates and frees many small strings
 /// per row (parsed cells, ids, decoded rows), and with glibc's malloc those calls were about
-/// 40% of a big day's CPU; rows read on one thread and freed on another also cost less.
+/// 40% of a big day's CPU (the 1M purchase day: 12.4 s of CPU with glibc, 8.1 s with mimalloc;
+/// peak memory 59 → 100 MiB, see README's "what was tried").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
