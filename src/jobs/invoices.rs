@@ -41,6 +41,13 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
         )));
     }
 
+    // The period's lines were mostly posted since the statistics were last taken (the
+    // rollover day posts a month's worth at once, and autovacuum may not have come by): with
+    // statistics that have never seen the period, the planner expects one line and joins them
+    // all to their subscriptions in a nested loop (0.5 s instead of 0.1 s for 75,000 lines).
+    crate::store::analyze(ctx.conn, &["charge_lines"])?;
+    watch.lap("analyze");
+
     if invoices::run_exists(ctx.conn, period.start)? {
         outcome.add("periods_reemitted", 1);
     } else {

@@ -76,8 +76,9 @@ pub fn carry(ctx: &mut JobContext<'_>, date: NaiveDate, step: Step) -> Result<Jo
         moment = moment.next();
     }
     clock::advance(ctx.conn, target)?;
-    // Lines appended in bulk: summarized for the BRIN searches (their statistics barely move:
-    // a day posts a period's lines like the last). Subscriptions changed in bulk: re-analyzed.
+    // Lines appended in bulk: summarized for the BRIN searches (the invoice run, their one
+    // reader by period, refreshes their statistics itself). Subscriptions changed in bulk:
+    // re-analyzed.
     let count = |name| outcome.counts.get(name).copied().unwrap_or(0);
     if count("lines_posted") > store::BULK_ROWS {
         store::summarize_brin(ctx.conn, &["charge_lines"])?;
