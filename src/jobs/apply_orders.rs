@@ -136,7 +136,7 @@ fn apply_pending(
         let Written { new, existing } = book.written(&result);
         families::insert_new(ctx.conn, &new)?;
         watch.lap("write_new_subscriptions");
-        families::update_state(ctx.conn, &existing)?;
+        families::update_state(ctx.conn, &existing, ctx.config.database.citus)?;
         watch.lap("write_states");
         let applied: Vec<NewApplied<'_>> = result
             .accepted

@@ -240,7 +240,7 @@ fn apply_to(
     let changed_refs: Vec<_> = changed.iter().collect();
     outcome.add(
         "subscriptions_changed",
-        families::update_state(ctx.conn, &changed_refs)? as i64,
+        families::update_state(ctx.conn, &changed_refs, ctx.config.database.citus)? as i64,
     );
     watch.lap("write_states");
     Ok(())
