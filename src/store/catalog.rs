@@ -1,5 +1,7 @@
 //! Offers and customers: upserted from their files, loaded for the rules.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 
@@ -107,7 +109,7 @@ impl From<OfferRow> for Offer {
 }
 
 /// A customer's row as stored (its segment as text).
-#[derive(Insertable, Queryable, Selectable, AsChangeset)]
+#[derive(Insertable, Queryable, Selectable)]
 #[diesel(table_name = customers, check_for_backend(diesel::pg::Pg))]
 pub struct CustomerRow {
     customer_id: String,
@@ -135,24 +137,47 @@ pub fn upsert_offers(conn: &mut PgConnection, list: &[Offer]) -> QueryResult<usi
     })
 }
 
-/// Inserts or updates customers by customer_id; returns how many rows were written.
+/// Customers upserted by one statement: 1,000 rows of six parameters.
+const CUSTOMERS_PER_STATEMENT: usize = 1_000;
+
+/// Inserts or updates customers by customer_id, in one transaction; returns how many rows
+/// were written. When the list names a customer twice, its last row wins (as if the rows were
+/// written one by one; one statement cannot update a row twice). Multi-row upserts: one
+/// statement a row took `load-customers` of 100,000 customers 9.8 s.
 pub fn upsert_customers(conn: &mut PgConnection, list: &[Customer]) -> QueryResult<usize> {
+    use diesel::upsert::excluded;
+    let last: HashMap<&str, usize> = list
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.customer_id.as_str(), i))
+        .collect();
+    let rows: Vec<CustomerRow> = list
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| last[c.customer_id.as_str()] == *i)
+        .map(|(_, c)| CustomerRow {
+            customer_id: c.customer_id.clone(),
+            name: c.name.clone(),
+            country: c.country.clone(),
+            segment: c.segment.to_string(),
+            currency: c.currency.clone(),
+            account_opened_on: c.account_opened_on,
+        })
+        .collect();
     conn.transaction(|conn| {
         let mut written = 0;
-        for c in list {
-            let row = CustomerRow {
-                customer_id: c.customer_id.clone(),
-                name: c.name.clone(),
-                country: c.country.clone(),
-                segment: c.segment.to_string(),
-                currency: c.currency.clone(),
-                account_opened_on: c.account_opened_on,
-            };
+        for chunk in rows.chunks(CUSTOMERS_PER_STATEMENT) {
             written += diesel::insert_into(customers::table)
-                .values(&row)
+                .values(chunk)
                 .on_conflict(customers::customer_id)
                 .do_update()
-                .set(&row)
+                .set((
+                    customers::name.eq(excluded(customers::name)),
+                    customers::country.eq(excluded(customers::country)),
+                    customers::segment.eq(excluded(customers::segment)),
+                    customers::currency.eq(excluded(customers::currency)),
+                    customers::account_opened_on.eq(excluded(customers::account_opened_on)),
+                ))
                 .execute(conn)?;
         }
         Ok(written)
