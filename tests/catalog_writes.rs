@@ -13,17 +13,7 @@ use subsweep::store::catalog;
 
 /// Every customer row, in id order, as PostgreSQL prints it.
 fn rows(conn: &mut PgConnection) -> Vec<String> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        row: String,
-    }
-    diesel::sql_query("SELECT c::text AS row FROM customers c ORDER BY customer_id")
-        .load::<Row>(conn)
-        .unwrap()
-        .into_iter()
-        .map(|r| r.row)
-        .collect()
+    common::table_rows(conn, "customers", "customer_id")
 }
 
 fn customer(i: usize, name: &str) -> Customer {

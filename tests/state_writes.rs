@@ -68,19 +68,9 @@ fn bought_and_changed(n: usize) -> (Vec<Subscription>, Vec<Subscription>) {
     (bought, changed)
 }
 
-/// Every column of every subscription, in id order, as PostgreSQL prints the rows.
+/// Every subscription row, in id order, as PostgreSQL prints it.
 fn rows(conn: &mut PgConnection) -> Vec<String> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        row: String,
-    }
-    diesel::sql_query("SELECT s::text AS row FROM subscriptions s ORDER BY subscription_id")
-        .load::<Row>(conn)
-        .unwrap()
-        .into_iter()
-        .map(|r| r.row)
-        .collect()
+    common::table_rows(conn, "subscriptions", "subscription_id")
 }
 
 /// Writes `changed` in two calls of one transaction (the second one reuses the bulk way's

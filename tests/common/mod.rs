@@ -489,3 +489,21 @@ pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// Every row of `table`, ordered by `order`, as PostgreSQL prints a row (`t::text`): a whole
+/// table compared in one assertion.
+pub fn table_rows(conn: &mut PgConnection, table: &str, order: &str) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        row: String,
+    }
+    diesel::sql_query(format!(
+        "SELECT t::text AS row FROM {table} t ORDER BY {order}"
+    ))
+    .load::<Row>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|r| r.row)
+    .collect()
+}
