@@ -137,3 +137,50 @@ fn the_bulk_write_refuses_a_state_whose_subscription_is_not_there() {
     );
     assert_eq!(rows(&mut conn), before, "the transaction wrote nothing");
 }
+
+/// A database whose `TEMPORARY` privilege was taken from PUBLIC (a hardened setup): the role
+/// the jobs run as cannot make the bulk way's table, and its states are upserted instead, with
+/// the same result.
+#[test]
+fn a_role_without_temporary_tables_writes_many_states_by_upsert() {
+    let n = STATE_COPY_ROWS + 5;
+    let (bought, changed) = bought_and_changed(n);
+    let upsert = TestDb::new();
+    let by_upsert = write(&upsert, &bought, &changed, true);
+
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    let bought: Vec<&Subscription> = bought.iter().collect();
+    families::insert_new(&mut conn, &bought).unwrap();
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let Name { name: database } = diesel::sql_query("SELECT current_database() AS name")
+        .get_result(&mut conn)
+        .unwrap();
+    let role = format!("no_temp_{database}");
+    for sql in [
+        format!("CREATE ROLE \"{role}\""),
+        format!("GRANT ALL ON ALL TABLES IN SCHEMA public TO \"{role}\""),
+        format!("REVOKE TEMPORARY ON DATABASE \"{database}\" FROM PUBLIC"),
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).unwrap();
+    }
+    let changed: Vec<&Subscription> = changed.iter().collect();
+    let written = conn
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            diesel::sql_query(format!("SET LOCAL ROLE \"{role}\"")).execute(conn)?;
+            families::update_state(conn, &changed, false)
+        })
+        .unwrap();
+    assert_eq!(written, n);
+    assert_eq!(rows(&mut conn), by_upsert);
+    for sql in [
+        format!("DROP OWNED BY \"{role}\""),
+        format!("DROP ROLE \"{role}\""),
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).unwrap();
+    }
+}

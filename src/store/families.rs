@@ -518,15 +518,19 @@ impl<'a> NewSubscription<'a> {
 /// (the server parsing and planning each statement) and take about 0.2 s this way.
 pub const STATE_COPY_ROWS: usize = 1_000;
 
-/// Writes the state of existing subscriptions (their terms never change). On Citus, and for
-/// fewer than [`STATE_COPY_ROWS`], an upsert per 1,000 rows; otherwise [`update_state_copied`].
+/// Writes the state of existing subscriptions (their terms never change). On Citus, for fewer
+/// than [`STATE_COPY_ROWS`], and for a role that may not create temporary tables, an upsert
+/// per 1,000 rows; otherwise [`update_state_copied`].
 pub fn update_state(
     conn: &mut PgConnection,
     subs: &[&Subscription],
     citus: bool,
 ) -> QueryResult<usize> {
-    if !citus && subs.len() >= STATE_COPY_ROWS {
-        return update_state_copied(conn, subs);
+    if !citus
+        && subs.len() >= STATE_COPY_ROWS
+        && let Some(written) = update_state_copied(conn, subs)?
+    {
+        return Ok(written);
     }
     use subscriptions::dsl as s;
     let mut written = 0;
@@ -631,17 +635,27 @@ impl<'a> StateRow<'a> {
 /// emptied on the next), then written by one `UPDATE … FROM` it. Every subscription must
 /// exist: a state with no row to update is an error, never a row silently left behind (the
 /// upsert would have inserted it whole, and the rules only change subscriptions they loaded).
-/// Must run inside a transaction.
-pub fn update_state_copied(conn: &mut PgConnection, subs: &[&Subscription]) -> QueryResult<usize> {
+/// `None`, having written nothing, when the role may not create temporary tables (a database
+/// whose `TEMPORARY` privilege was revoked from PUBLIC). Must run inside a transaction.
+pub fn update_state_copied(
+    conn: &mut PgConnection,
+    subs: &[&Subscription],
+) -> QueryResult<Option<usize>> {
     #[derive(QueryableByName)]
-    struct Exists {
+    struct Temporary {
         #[diesel(sql_type = diesel::sql_types::Bool)]
         present: bool,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        allowed: bool,
     }
-    let Exists { present } = diesel::sql_query(
-        "SELECT to_regclass('pg_temp.subscription_states') IS NOT NULL AS present",
+    let Temporary { present, allowed } = diesel::sql_query(
+        "SELECT to_regclass('pg_temp.subscription_states') IS NOT NULL AS present, \
+                has_database_privilege(current_database(), 'TEMPORARY') AS allowed",
     )
     .get_result(conn)?;
+    if !present && !allowed {
+        return Ok(None);
+    }
     if present {
         diesel::sql_query("TRUNCATE pg_temp.subscription_states").execute(conn)?;
     } else {
@@ -681,7 +695,7 @@ pub fn update_state_copied(conn: &mut PgConnection, subs: &[&Subscription]) -> Q
             .into(),
         ));
     }
-    Ok(updated)
+    Ok(Some(updated))
 }
 
 #[cfg(test)]
