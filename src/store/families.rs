@@ -513,9 +513,9 @@ impl<'a> NewSubscription<'a> {
 }
 
 /// At least this many changed states are written with COPY into a temporary table and one
-/// `UPDATE … FROM` it; fewer, with the upsert. The trial conversions of the benchmark's
-/// 100k set (10,123 states) took 0.64 s in ten 1,000-row upserts of 27 parameters a row
-/// (the server parsing and planning each statement) and take about 0.2 s this way.
+/// `UPDATE … FROM` it; fewer, with the upsert (1,000 rows of 27 parameters a statement). The
+/// trial conversions of the benchmark's 1M set (100,555 states) took 8.7–10.3 s in upserts
+/// and take 3.6–4.0 s this way; at 100k the difference is inside the machine's noise.
 pub const STATE_COPY_ROWS: usize = 1_000;
 
 /// Writes the state of existing subscriptions (their terms never change). On Citus, for fewer
