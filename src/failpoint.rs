@@ -11,8 +11,9 @@
 //! The points, as [`hit`] names them: `<job>:before-commit` for every job (after its work,
 //! before its ledger row and transaction commit) and `<job>:after-commit` for the jobs that run
 //! in one transaction (every job but ingest-orders, which commits file by file).
-//! `due-reader:fail` is checked by `store::due_reader` with [`armed`]: its reader fails with a
-//! database error instead.
+//! `due-reader:fail` and `pending-reader:fail` are checked by `store::reader` with [`armed`]:
+//! the reader of that name (the due families of a transition job, the pending events of
+//! apply-orders) fails as with a database error after its first batch instead.
 
 use std::time::Duration;
 

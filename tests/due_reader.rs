@@ -91,10 +91,10 @@ fn the_rollover_read_on_a_second_connection_or_without_one_gives_what_one_connec
         "the same state before the rollover"
     );
 
-    let readers = subsweep::store::due_reader::started();
+    let readers = subsweep::store::reader::started();
     let by_two = rollover_in_library(&two, Some(two.db.url.clone()));
     assert!(
-        subsweep::store::due_reader::started() > readers,
+        subsweep::store::reader::started() > readers,
         "the renewals read their due families on a second connection"
     );
     let by_one = rollover_in_library(&one, None);
@@ -114,13 +114,13 @@ fn the_rollover_read_on_a_second_connection_or_without_one_gives_what_one_connec
     // No second connection to be had (a full server, a wrong address): the job reads on its
     // own connection and gives the same again.
     let unreachable = before_rollover();
-    let readers = subsweep::store::due_reader::started();
+    let readers = subsweep::store::reader::started();
     let by_own = rollover_in_library(
         &unreachable,
         Some("postgres://postgres@127.0.0.1:1/no_such_server".to_string()),
     );
     assert_eq!(
-        subsweep::store::due_reader::started(),
+        subsweep::store::reader::started(),
         readers,
         "no reader started without its connection"
     );

@@ -4,6 +4,7 @@
 //! batches, hands it to the core and writes back what it made.
 
 use chrono::NaiveDate;
+use diesel::PgConnection;
 
 use super::{JobContext, JobName, JobOutcome, Stopwatch};
 use crate::domain::book::{self, Book, Fetched, Written};
@@ -13,7 +14,9 @@ use crate::domain::event::FamilyEvent;
 use crate::domain::needs::Needs;
 use crate::domain::reject::Reject;
 use crate::error::{Error, Result};
-use crate::store::events::{self, NewApplied, OrdersMark, RuleReject};
+use crate::store::cursor::Cursor;
+use crate::store::events::{self, NewApplied, OrdersMark, PendingEvent, RuleReject};
+use crate::store::reader::{self, Reader};
 use crate::store::{self, catalog, charges, clock, families, line_stream};
 
 /// Events are applied this many at a time (bounded memory whatever the day's volume).
@@ -31,11 +34,21 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
              {date} first: run `subsweep nightly --date {date}`"
         )));
     }
-    let (mark, newest) = OrdersMark::freeze(ctx.conn)?;
     // Many events staged since the last run: the planner's statistics predate them (autovacuum
     // may not have come by yet), and with stale ones it scans the whole history for pending
-    // events instead of following the mark.
-    if newest - mark.event > store::BULK_ROWS {
+    // events instead of following the mark. Such a big day reads its pending events on a
+    // second connection (`store::reader`) when the runner names the database, not on Citus:
+    // the statistics are then refreshed and committed there before intake is frozen (the
+    // reader plans with them; an ANALYZE after the freeze would wait on the job's own lock).
+    let second = match (&ctx.database_url, ctx.config.database.citus) {
+        (Some(url), false) => second_connection(ctx.conn, url)?,
+        _ => None,
+    };
+    if second.is_some() {
+        watch.lap("analyze_staged");
+    }
+    let (mark, newest) = OrdersMark::freeze(ctx.conn)?;
+    if second.is_none() && newest - mark.event > store::BULK_ROWS {
         store::refresh_after_bulk(ctx.conn, &["staged_events"])?;
         watch.lap("analyze_staged");
     }
@@ -44,7 +57,7 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     let any = ctx.config.database.citus || events::any_pending(ctx.conn, date, mark)?;
     watch.lap("pending");
     if any {
-        apply_pending(ctx, date, state, mark, &mut outcome, &mut watch)?;
+        apply_pending(ctx, date, state, mark, second, &mut outcome, &mut watch)?;
     }
     let through = Some(Moment::new(date, Step::Orders)).filter(|&at| state.is_none_or(|s| s < at));
     mark.after_run(date, newest).store(ctx.conn, through)?;
@@ -71,21 +84,72 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     Ok(outcome)
 }
 
-/// Applies the events pending on `date` (after `mark`), a batch at a time.
+/// A second connection to `url` with the staged events' statistics refreshed, for a day with
+/// more than `BULK_ROWS` events staged since the mark (as far as can be told before the
+/// freeze); None for a smaller day, inside a savepoint, or when no connection can be had (the
+/// job then reads on its own, as a smaller day does).
+fn second_connection(conn: &mut PgConnection, url: &str) -> Result<Option<PgConnection>> {
+    let (mark, newest) = OrdersMark::read(conn)?;
+    if newest - mark.event <= store::BULK_ROWS || !reader::can_start(conn)? {
+        return Ok(None);
+    }
+    match events::pending_reader(url) {
+        Ok(second) => Ok(Some(second)),
+        Err(e) => {
+            tracing::warn!(job = %JobName::ApplyOrders, error = %e,
+                "the pending events are read on the job's own connection");
+            Ok(None)
+        }
+    }
+}
+
+/// Where the pending events come from: the job's own cursor, or a reader on a second
+/// connection.
+enum Pending {
+    Here(Cursor<PendingEvent>),
+    Ahead(Reader<Vec<PendingEvent>>),
+}
+
+impl Pending {
+    /// The next batch of at most [`BATCH`] events; empty once all are read.
+    fn next(&mut self, conn: &mut PgConnection) -> Result<Vec<PendingEvent>> {
+        Ok(match self {
+            Pending::Here(cursor) => cursor.next_by_position::<events::PendingRow>(conn, BATCH)?,
+            Pending::Ahead(reader) => {
+                let mut rows = Vec::with_capacity(BATCH);
+                while rows.len() < BATCH {
+                    match reader.next_batch()? {
+                        Some(chunk) => rows.extend(chunk),
+                        None => break,
+                    }
+                }
+                rows
+            }
+        })
+    }
+}
+
+/// Applies the events pending on `date` (after `mark`), a batch at a time, read on `second`
+/// when given.
 fn apply_pending(
     ctx: &mut JobContext<'_>,
     date: NaiveDate,
     state: Option<Moment>,
     mark: OrdersMark,
+    second: Option<PgConnection>,
     outcome: &mut JobOutcome,
     watch: &mut Stopwatch,
 ) -> Result<()> {
     let policy = ctx.config.policy();
     let offers = catalog::load_offers(ctx.conn)?;
     let posting = charges::PostingTarget::resolve(ctx.conn, date, ctx.config.billing.invoice_day)?;
-    let mut pending = events::pending(ctx.conn, date, mark)?;
+    // Nothing the pending query reads has been written yet: a reader may start here.
+    let mut pending = match second {
+        Some(second) => Pending::Ahead(events::pending_ahead(ctx.conn, second, date, mark)?),
+        None => Pending::Here(events::pending(ctx.conn, date, mark)?),
+    };
     loop {
-        let rows = pending.next_by_position::<events::PendingRow>(ctx.conn, BATCH)?;
+        let rows = pending.next(ctx.conn)?;
         watch.lap("fetch");
         if rows.is_empty() {
             break;

@@ -10,8 +10,7 @@ use crate::domain::clock::{Moment, Step};
 use crate::domain::lifecycle::Family;
 use crate::domain::subscription::{State, Subscription};
 use crate::error::{Error, Result};
-use crate::store::due_reader::DueReader;
-use crate::store::{self, charges, clock, families, line_stream};
+use crate::store::{self, charges, clock, due_reader, families, line_stream, reader};
 
 pub(crate) use crate::store::families::split_last_group;
 
@@ -48,7 +47,7 @@ pub fn carry(ctx: &mut JobContext<'_>, date: NaiveDate, step: Step) -> Result<Jo
     // nothing the job writes is read by it (see store::due_reader); not on Citus.
     let steps = steps_between(moment, target);
     let second = match (&ctx.database_url, ctx.config.database.citus) {
-        (Some(url), false) if steps == 1 && store::due_reader::can_start(ctx.conn)? => {
+        (Some(url), false) if steps == 1 && store::reader::can_start(ctx.conn)? => {
             Some(url.clone())
         }
         _ => None,
@@ -142,10 +141,10 @@ fn apply_step(
     if let Some(url) = second.filter(|_| !due.is_done()) {
         // Opened before the job's cursor is given up: a server with no connection to spare
         // (max_connections, a pooler's limit) makes the job read on its own, as it did before.
-        match DueReader::connect(url) {
+        match reader::connect(url) {
             Ok(second) => {
                 if let Some(from) = due.stop(ctx.conn)? {
-                    reader = Some(DueReader::start(ctx.conn, second, moment, from, BATCH)?);
+                    reader = Some(due_reader::start(ctx.conn, second, moment, from, BATCH)?);
                 }
             }
             Err(e) => tracing::warn!(

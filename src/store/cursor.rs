@@ -61,11 +61,7 @@ impl<T> Cursor<T> {
         if !self.open {
             return Ok(Vec::new());
         }
-        let rows: Vec<T> = Fetch::<ST> {
-            sql: self.fetch(n),
-            row: PhantomData,
-        }
-        .load(conn)?;
+        let rows: Vec<T> = Fetch::<ST>::new(diesel::sql_query(self.fetch(n))).load(conn)?;
         self.close_if_short(conn, rows.len(), n)?;
         Ok(rows)
     }
@@ -92,27 +88,40 @@ impl<T> Cursor<T> {
     }
 }
 
-/// A `FETCH` whose rows have SQL type `ST`, so diesel decodes them by position.
-pub struct Fetch<ST> {
-    sql: String,
+/// A query whose rows have SQL type `ST`, so diesel decodes them by position: a cursor's
+/// `FETCH`, or a select run whole (`store::events::pending_ahead`).
+pub struct Positional<Q, ST> {
+    query: Q,
     row: PhantomData<fn() -> ST>,
 }
 
-impl<ST> QueryId for Fetch<ST> {
+impl<Q, ST> Positional<Q, ST> {
+    /// `query`, whose columns must be `ST`'s, in order.
+    pub fn new(query: Q) -> Self {
+        Positional {
+            query,
+            row: PhantomData,
+        }
+    }
+}
+
+/// A `FETCH` decoded by position.
+pub type Fetch<ST> = Positional<SqlQuery, ST>;
+
+impl<Q, ST> QueryId for Positional<Q, ST> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<ST: 'static> Query for Fetch<ST> {
+impl<Q, ST: 'static> Query for Positional<Q, ST> {
     type SqlType = ST;
 }
 
-impl<ST> QueryFragment<Pg> for Fetch<ST> {
+impl<Q: QueryFragment<Pg>, ST> QueryFragment<Pg> for Positional<Q, ST> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.unsafe_to_cache_prepared();
-        out.push_sql(&self.sql);
-        Ok(())
+        self.query.walk_ast(out)
     }
 }
 
-impl<ST> RunQueryDsl<PgConnection> for Fetch<ST> {}
+impl<Q, ST> RunQueryDsl<PgConnection> for Positional<Q, ST> {}

@@ -4,10 +4,12 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
+use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 
 use super::catalog::{CustomerRow, CustomerSql};
-use super::cursor::Cursor;
+use super::cursor::{Cursor, Positional};
+use super::reader::Reader;
 use super::rejects::{NewReject, insert_rejects};
 use super::schema::{applied_events, staged_events};
 pub use super::staged::StagedRow;
@@ -38,6 +40,13 @@ impl OrdersMark {
     /// Blocks intake until the calling transaction ends (no staged event can commit behind the
     /// mark), then reads the mark and the newest staged event id (one statement).
     pub fn freeze(conn: &mut PgConnection) -> QueryResult<(OrdersMark, i64)> {
+        diesel::sql_query("LOCK TABLE staged_events IN SHARE MODE").execute(conn)?;
+        Self::read(conn)
+    }
+
+    /// The mark and the newest staged event id, as [`OrdersMark::freeze`] reads them but
+    /// without blocking intake: what a run is likely to find, before it freezes.
+    pub fn read(conn: &mut PgConnection) -> QueryResult<(OrdersMark, i64)> {
         #[derive(QueryableByName)]
         struct Frozen {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -47,7 +56,6 @@ impl OrdersMark {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             newest: i64,
         }
-        diesel::sql_query("LOCK TABLE staged_events IN SHARE MODE").execute(conn)?;
         let frozen = diesel::sql_query(
             "SELECT coalesce((SELECT orders_event_mark FROM state_clock), 0) AS event, \
                     (SELECT orders_date_mark FROM state_clock) AS date, \
@@ -105,23 +113,84 @@ pub fn pending(
     date: NaiveDate,
     mark: OrdersMark,
 ) -> QueryResult<Cursor<PendingEvent>> {
-    Cursor::open(
+    Cursor::open(conn, "pending_events", &pending_select(mark), |declare| {
+        bind_pending(declare, date, mark)
+    })
+}
+
+/// A second connection to `url` for [`pending_ahead`], the staged events' statistics refreshed
+/// and committed on it first: its query is planned with them, and apply-orders cannot refresh
+/// them once it has frozen intake (an ANALYZE on another connection would wait on its lock).
+pub fn pending_reader(url: &str) -> crate::error::Result<PgConnection> {
+    let mut conn = super::reader::connect(url)?;
+    conn.transaction(|c| super::refresh_after_bulk(c, &["staged_events"]))?;
+    Ok(conn)
+}
+
+/// The events [`pending`] streams, read whole on `reader` (a second connection, see
+/// `store::reader`) in the snapshot of `conn`'s transaction and sent [`CHUNK`] at a time: the
+/// server may sort them with parallel workers (a cursor's query runs on one process), and
+/// reads and decodes the next events while the job applies the last, [`CHUNK`] at a time. The job must not have
+/// written anything the query reads (staged, applied and rejected events) before it starts.
+/// With `SUBSWEEP_FAILPOINT=pending-reader:fail` it fails after its first batch.
+pub fn pending_ahead(
+    conn: &mut PgConnection,
+    reader: PgConnection,
+    date: NaiveDate,
+    mark: OrdersMark,
+) -> crate::error::Result<Reader<Vec<PendingEvent>>> {
+    let select = pending_select(mark);
+    Reader::start(
         conn,
-        "pending_events",
-        &format!(
-            "SELECT s.event_id, s.file_id, s.source_line, s.order_id, s.line, s.event_time, \
-                    s.event_date, s.action, s.customer_id, s.requested_by, s.partner_id, \
-                    s.offer_id, s.quantity, s.subscription_id, s.base_subscription_id, \
-                    s.auto_renew, s.reason, s.raw, \
-                    c.customer_id, c.name, c.country, c.segment, c.currency, c.account_opened_on \
-             {} \
-             ORDER BY s.event_time, s.order_id, s.line",
-            pending_from(
+        reader,
+        "pending-reader",
+        AHEAD,
+        move |conn, outbox| {
+            let query = Positional::<_, PendingRow>::new(bind_pending(
+                diesel::sql_query(select).into_boxed(),
+                date,
                 mark,
-                "LEFT JOIN customers c ON c.customer_id = s.customer_id"
-            )
-        ),
-        |declare| bind_pending(declare, date, mark),
+            ));
+            let mut rows = Vec::with_capacity(CHUNK);
+            for row in query.load_iter::<PendingEvent, PgRowByRowLoadingMode>(conn)? {
+                rows.push(row?);
+                if rows.len() == CHUNK
+                    && !outbox.send(std::mem::replace(&mut rows, Vec::with_capacity(CHUNK)))?
+                {
+                    return Ok(());
+                }
+            }
+            if !rows.is_empty() {
+                outbox.send(rows)?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// [`pending_ahead`] sends the events this many at a time, at most [`AHEAD`] chunks ahead of
+/// the job: it reads ahead a few thousand events, not whole batches of the job (whose
+/// decoded rows would raise the peak memory by a batch each, ~10 MB at 10,000 events).
+pub const CHUNK: usize = 1_000;
+
+/// Chunks of pending events [`pending_ahead`] reads ahead of the job, at most.
+pub const AHEAD: usize = 2;
+
+/// The select of [`pending`] and [`pending_ahead`]: the pending events in application order,
+/// each with its customer's row.
+fn pending_select(mark: OrdersMark) -> String {
+    format!(
+        "SELECT s.event_id, s.file_id, s.source_line, s.order_id, s.line, s.event_time, \
+                s.event_date, s.action, s.customer_id, s.requested_by, s.partner_id, \
+                s.offer_id, s.quantity, s.subscription_id, s.base_subscription_id, \
+                s.auto_renew, s.reason, s.raw, \
+                c.customer_id, c.name, c.country, c.segment, c.currency, c.account_opened_on \
+         {} \
+         ORDER BY s.event_time, s.order_id, s.line",
+        pending_from(
+            mark,
+            "LEFT JOIN customers c ON c.customer_id = s.customer_id"
+        )
     )
 }
 

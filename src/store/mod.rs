@@ -19,6 +19,7 @@ pub mod line_stream;
 pub mod metrics;
 pub mod output_owner;
 pub mod preview;
+pub mod reader;
 pub mod redact;
 pub mod rejects;
 pub mod reports;

@@ -1,0 +1,176 @@
+//! apply-orders on a big day (more events staged since its last run than the bulk threshold,
+//! 20,000) reads its pending events on a second connection while its own connection writes:
+//! it gives what one connection gives, on the first day and on a day after the mark; without
+//! a second connection to be had it reads on its own; a failing reader fails the job as a
+//! whole, and the next run finishes it.
+
+mod common;
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use common::TestEnv;
+use subsweep::jobs::{JobName, JobOutcome};
+
+const FIRST: &str = "2026-01-05";
+const SECOND: &str = "2026-01-06";
+
+/// Two days of 22,000 order rows each: purchases, then changes to what was bought.
+fn two_big_days() -> TestEnv {
+    let env = TestEnv::new();
+    env.load_generated("2200", "44000", "42", "2");
+    env
+}
+
+/// The inbox's file of the second day, moved out until that day (each day stages its own).
+fn hold_second_day(env: &TestEnv) -> (PathBuf, PathBuf) {
+    let inbox = env.config.intake.inbox.join(format!("orders-{SECOND}.csv"));
+    let held = env.dir.path().join(format!("held-orders-{SECOND}.csv"));
+    std::fs::rename(&inbox, &held).unwrap();
+    (held, inbox)
+}
+
+/// Each day's files ingested by the binary, then that day's other jobs through the library,
+/// told the database's URL (`database_url`) or not: what each did.
+fn both_days_in_library(env: &TestEnv, database_url: Option<String>) -> Vec<JobOutcome> {
+    let (held, inbox) = hold_second_day(env);
+    let mut conn = env.conn();
+    let mut outcomes = Vec::new();
+    for day in [FIRST, SECOND] {
+        if day == SECOND {
+            std::fs::rename(&held, &inbox).unwrap();
+        }
+        env.ok(&["run", "ingest-orders", "--date", day]);
+        let date: NaiveDate = day.parse().unwrap();
+        for job in &JobName::NIGHTLY[1..] {
+            outcomes.push(
+                common::execute_job_at(&mut conn, &env.config, database_url.clone(), *job, date)
+                    .unwrap_or_else(|e| panic!("{job} {day}: {e}")),
+            );
+        }
+    }
+    outcomes
+}
+
+/// What the two days left: every applied event, subscription, charge line and reject.
+fn tables(env: &TestEnv) -> Vec<Vec<String>> {
+    let mut conn = env.conn();
+    vec![
+        common::table_rows(&mut conn, "applied_events", "event_id"),
+        common::table_rows(&mut conn, "subscriptions", "subscription_id"),
+        common::table_rows(&mut conn, "charge_lines", "line_id"),
+        common::table_rows(&mut conn, "rejected_rows", "reject_id"),
+    ]
+}
+
+#[test]
+fn big_days_read_on_a_second_connection_or_without_one_give_what_one_connection_gives() {
+    let one = two_big_days();
+    let by_one = both_days_in_library(&one, None);
+    let applied = one.count("SELECT count(*) AS n FROM applied_events");
+    assert!(applied > 40_000, "both days' events applied: {applied}");
+    assert!(
+        one.count("SELECT count(*) AS n FROM applied_events WHERE applied_on = '2026-01-06'")
+            > 20_000,
+        "the second day is big too"
+    );
+
+    let two = two_big_days();
+    let readers = subsweep::store::reader::started();
+    let by_two = both_days_in_library(&two, Some(two.db.url.clone()));
+    assert_eq!(
+        subsweep::store::reader::started() - readers,
+        2,
+        "each day's pending events read on a second connection"
+    );
+    assert_eq!(
+        by_two, by_one,
+        "the same events applied and rejected, lines, subscriptions"
+    );
+    assert_eq!(tables(&two), tables(&one));
+    let files = common::tree(&two.config.output_dir);
+    assert!(!files.is_empty());
+    assert!(
+        files == common::tree(&one.config.output_dir),
+        "the same output files"
+    );
+
+    // No second connection to be had (a full server, a wrong address): the job reads on its
+    // own connection and gives the same again.
+    let unreachable = two_big_days();
+    let readers = subsweep::store::reader::started();
+    let by_own = both_days_in_library(
+        &unreachable,
+        Some("postgres://postgres@127.0.0.1:1/no_such_server".to_string()),
+    );
+    assert_eq!(
+        subsweep::store::reader::started(),
+        readers,
+        "no reader started without its connection"
+    );
+    assert_eq!(by_own, by_one);
+    assert_eq!(tables(&unreachable), tables(&one));
+}
+
+#[test]
+fn a_failing_pending_reader_fails_the_job_and_the_next_run_finishes_it() {
+    let env = two_big_days();
+    let _ = hold_second_day(&env);
+    let failed = env
+        .cli()
+        .args(["nightly", "--date", FIRST])
+        .env("SUBSWEEP_FAILPOINT", "pending-reader:fail")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        failed.status.code().is_some_and(|c| c != 0),
+        "an error, not a crash nor a success: {:?} {err}",
+        failed.status
+    );
+    assert!(
+        err.contains("pending-reader:fail"),
+        "the reader's error is said: {err}"
+    );
+    assert_eq!(
+        env.ledger_status("apply-orders", FIRST).as_deref(),
+        Some("failed")
+    );
+    // Nothing of apply-orders was kept, though the reader sent its first events.
+    for table in [
+        "applied_events",
+        "subscriptions",
+        "charge_lines",
+        "rejected_rows",
+    ] {
+        assert_eq!(
+            env.count(&format!("SELECT count(*) AS n FROM {table}")),
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        env.count(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid()"
+        ),
+        0,
+        "no session of the failed run is left"
+    );
+
+    env.ok(&["nightly", "--date", FIRST]);
+    assert_eq!(
+        env.ledger_status("apply-orders", FIRST).as_deref(),
+        Some("succeeded")
+    );
+    // Every event staged for the day is now applied or rejected, once.
+    assert_eq!(
+        env.count(
+            "SELECT count(*) AS n FROM staged_events s WHERE \
+             (SELECT count(*) FROM applied_events a WHERE a.event_id = s.event_id) + \
+             (SELECT count(*) FROM rejected_rows r WHERE r.event_id = s.event_id) <> 1"
+        ),
+        0
+    );
+    assert_eq!(env.count("SELECT count(*) AS n FROM staged_events"), 22_000);
+}
