@@ -13,7 +13,8 @@
 //! in one transaction (every job but ingest-orders, which commits file by file).
 //! `due-reader:fail` and `pending-reader:fail` are checked by `store::reader` with [`armed`]:
 //! the reader of that name (the due families of a transition job, the pending events of
-//! apply-orders) fails as with a database error after its first batch instead.
+//! apply-orders) fails as with a database error after its first batch instead;
+//! `due-reader:pause` and `pending-reader:pause` hold it there for a minute.
 
 use std::time::Duration;
 

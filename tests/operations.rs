@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Stdio;
 
 use common::{PARTNER, TestEnv};
 use diesel::prelude::*;
@@ -43,40 +40,6 @@ fn status_line(env: &TestEnv, job: &str, date: &str) -> String {
         })
         .unwrap_or_else(|| panic!("no status line for {job} {date}:\n{out}"))
         .to_string()
-}
-
-/// Spawns the binary with `failpoint` armed and waits until it reports the failpoint hit.
-fn spawn_paused(env: &TestEnv, args: &[&str], failpoint: &str) -> Child {
-    let mut child = env
-        .cli()
-        .args(args)
-        .env("SUBSWEEP_FAILPOINT", failpoint)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-    });
-    let wanted = format!("failpoint {failpoint} hit");
-    loop {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line.contains(&wanted) => break,
-            Ok(_) => continue,
-            Err(e) => {
-                let _ = child.kill();
-                panic!("{failpoint} never reached: {e}");
-            }
-        }
-    }
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in rx {});
-    child
 }
 
 #[test]
@@ -123,7 +86,7 @@ fn a_run_killed_mid_job_shows_as_interrupted_with_the_command_to_finish_it() {
 #[test]
 fn ctrl_c_rolls_the_job_back_records_it_interrupted_and_exits_130() {
     let env = env_with_orders();
-    let mut child = spawn_paused(
+    let mut child = common::spawn_paused(
         &env,
         &["nightly", "--date", "2026-07-30"],
         "apply-orders:pause",
@@ -171,7 +134,7 @@ fn ctrl_c_rolls_the_job_back_records_it_interrupted_and_exits_130() {
 fn sigterm_stops_a_backfill_which_the_same_backfill_then_finishes() {
     let env = env_with_orders();
     let args = ["backfill", "--from", "2026-07-30", "--to", "2026-07-31"];
-    let mut child = spawn_paused(&env, &args, "renewals:pause");
+    let mut child = common::spawn_paused(&env, &args, "renewals:pause");
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(130));
     assert_eq!(

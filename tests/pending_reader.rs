@@ -174,3 +174,40 @@ fn a_failing_pending_reader_fails_the_job_and_the_next_run_finishes_it() {
     );
     assert_eq!(env.count("SELECT count(*) AS n FROM staged_events"), 22_000);
 }
+
+#[test]
+fn a_signal_while_the_job_waits_for_its_pending_reader_stops_it_at_once() {
+    let env = two_big_days();
+    let _ = hold_second_day(&env);
+    // The reader holds still after its first events (a slow server); the job waits for more.
+    let mut child =
+        common::spawn_paused(&env, &["nightly", "--date", FIRST], "pending-reader:pause");
+    let signalled = std::time::Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(
+        signalled.elapsed() < std::time::Duration::from_secs(30),
+        "stopped at once, not when the reader went on ({:?})",
+        signalled.elapsed()
+    );
+    assert_eq!(
+        env.ledger_status("apply-orders", FIRST).as_deref(),
+        Some("interrupted")
+    );
+    assert_eq!(env.count("SELECT count(*) AS n FROM applied_events"), 0);
+
+    env.ok(&["nightly", "--date", FIRST]);
+    assert_eq!(
+        env.ledger_status("apply-orders", FIRST).as_deref(),
+        Some("succeeded")
+    );
+    assert_eq!(
+        env.count("SELECT count(*) AS n FROM applied_events")
+            + env.count("SELECT count(*) AS n FROM rejected_rows"),
+        22_000
+    );
+}

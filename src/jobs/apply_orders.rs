@@ -118,7 +118,7 @@ impl Pending {
             Pending::Ahead(reader) => {
                 let mut rows = Vec::with_capacity(BATCH);
                 while rows.len() < BATCH {
-                    match reader.next_batch()? {
+                    match reader.next_batch(crate::interrupt::requested)? {
                         Some(chunk) => rows.extend(chunk),
                         None => break,
                     }

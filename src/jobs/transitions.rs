@@ -170,13 +170,7 @@ fn apply_step(
             watch.lap("load");
             loaded
         } else if let Some(reader) = reader.as_mut() {
-            if crate::interrupt::requested() {
-                return Err(Error::Interrupted(format!(
-                    "{} interrupted",
-                    job_of(moment.step)
-                )));
-            }
-            let next = reader.next_batch()?;
+            let next = reader.next_batch(crate::interrupt::requested)?;
             watch.lap("due");
             match next {
                 Some(loaded) => loaded,

@@ -14,14 +14,18 @@
 //! the reader stops (its connection closed) when the job drops it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
 use crate::error::{Error, Result};
+
+/// How often a job waiting for its reader asks whether it is interrupted.
+const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 
 /// Readers this process started.
 static STARTED: AtomicUsize = AtomicUsize::new(0);
@@ -62,9 +66,10 @@ enum Message<T> {
 pub struct Outbox<T> {
     send: SyncSender<Message<T>>,
     sent: usize,
-    /// Test hook: with `SUBSWEEP_FAILPOINT=<name>:fail` armed, the reader fails as with a
-    /// database error after its first batch (a failpoint that errs rather than aborts).
-    failpoint: String,
+    /// The reader's name, for its test hooks (`SUBSWEEP_FAILPOINT`) after its first batch:
+    /// `<name>:fail` fails it as with a database error, `<name>:pause` holds it for a minute
+    /// (the job meanwhile waits for its next batch, as on a slow server).
+    name: &'static str,
 }
 
 impl<T> Outbox<T> {
@@ -75,11 +80,19 @@ impl<T> Outbox<T> {
             return Ok(false);
         }
         self.sent += 1;
-        if self.sent == 1 && crate::failpoint::armed(&self.failpoint) {
-            return Err(Error::Database(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::Unknown,
-                Box::new(format!("failpoint {} armed", self.failpoint)),
-            )));
+        if self.sent == 1 {
+            let failpoint = format!("{}:fail", self.name);
+            if crate::failpoint::armed(&failpoint) {
+                return Err(Error::Database(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::Unknown,
+                    Box::new(format!("failpoint {failpoint} armed")),
+                )));
+            }
+            let failpoint = format!("{}:pause", self.name);
+            if crate::failpoint::armed(&failpoint) {
+                eprintln!("subsweep: failpoint {failpoint} hit, pausing");
+                std::thread::sleep(Duration::from_secs(60));
+            }
         }
         Ok(true)
     }
@@ -120,7 +133,7 @@ impl<T: Send + 'static> Reader<T> {
         let mut outbox = Outbox {
             send,
             sent: 0,
-            failpoint: format!("{name}:fail"),
+            name,
         };
         let thread = std::thread::Builder::new()
             .name(name.into())
@@ -130,6 +143,8 @@ impl<T: Send + 'static> Reader<T> {
                         Ok(()) => Message::Done,
                         Err(e) => Message::Failed(e),
                     };
+                // Closed before the job hears the end: no session of the reader outlives it.
+                drop(reader);
                 // The job may have stopped listening (it failed itself): nothing to tell.
                 let _ = outbox.send.send(message);
             })?;
@@ -141,12 +156,28 @@ impl<T: Send + 'static> Reader<T> {
         })
     }
 
-    /// The next batch; None once all are read.
-    pub fn next_batch(&mut self) -> Result<Option<T>> {
+    /// The next batch; None once all are read. While it waits, `interrupted` is asked every
+    /// 100 ms (the job's signal check, `crate::interrupt::requested`): once it says yes the job
+    /// is interrupted at once, whatever the reader is doing.
+    pub fn next_batch(&mut self, interrupted: fn() -> bool) -> Result<Option<T>> {
         let Some(batches) = &self.batches else {
             return Ok(None);
         };
-        match batches.recv() {
+        let message = loop {
+            match batches.recv_timeout(SIGNAL_CHECK) {
+                Err(RecvTimeoutError::Timeout) if interrupted() => {
+                    self.stop();
+                    return Err(Error::Interrupted(format!(
+                        "interrupted while waiting for the {}",
+                        self.name
+                    )));
+                }
+                Err(RecvTimeoutError::Timeout) => continue,
+                Ok(message) => break Ok(message),
+                Err(RecvTimeoutError::Disconnected) => break Err(()),
+            }
+        };
+        match message {
             Ok(Message::Batch(batch)) => Ok(Some(batch)),
             Ok(Message::Done) => {
                 self.stop();
@@ -169,11 +200,15 @@ impl<T: Send + 'static> Reader<T> {
 }
 
 impl<T> Reader<T> {
-    /// Stops listening and waits for the thread: a reader blocked on a full channel then
-    /// finds it closed and ends, closing its connection.
+    /// Stops listening. A reader blocked on a full channel then finds it closed and ends,
+    /// closing its connection (after reading what its query has left: diesel ends a
+    /// row-by-row result by reading it to its end). The thread is waited for only when it
+    /// has already ended: a job that fails or is interrupted does not wait for its reader.
     fn stop(&mut self) {
         self.batches = None;
-        if let Some(thread) = self.thread.take() {
+        if let Some(thread) = self.thread.take()
+            && thread.is_finished()
+        {
             let _ = thread.join();
         }
     }

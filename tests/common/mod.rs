@@ -507,3 +507,38 @@ pub fn table_rows(conn: &mut PgConnection, table: &str, order: &str) -> Vec<Stri
     .map(|r| r.row)
     .collect()
 }
+
+/// Spawns the binary with `failpoint` armed and waits until it reports the failpoint hit.
+#[allow(dead_code)]
+pub fn spawn_paused(env: &TestEnv, args: &[&str], failpoint: &str) -> std::process::Child {
+    let mut child = env
+        .cli()
+        .args(args)
+        .env("SUBSWEEP_FAILPOINT", failpoint)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let wanted = format!("failpoint {failpoint} hit");
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(line) if line.contains(&wanted) => break,
+            Ok(_) => continue,
+            Err(e) => {
+                let _ = child.kill();
+                panic!("{failpoint} never reached: {e}");
+            }
+        }
+    }
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in rx {});
+    child
+}
