@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::store::cursor::Cursor;
 use crate::store::events::{self, NewApplied, OrdersMark, PendingEvent, RuleReject};
 use crate::store::reader::{self, Reader};
-use crate::store::{self, catalog, charges, clock, families, line_stream};
+use crate::store::{self, catalog, charges, families, line_stream};
 
 /// Events are applied this many at a time (bounded memory whatever the day's volume).
 const BATCH: usize = 10_000;
@@ -26,22 +26,24 @@ const BATCH: usize = 10_000;
 pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     let mut outcome = JobOutcome::default();
     let mut watch = Stopwatch::start();
-    let state = clock::read_for_update(ctx.conn)?;
+    let clock = OrdersMark::clock_for_update(ctx.conn)?;
+    let state = clock.map(|(at, _, _)| at);
     let ready = Moment::new(date, Step::SuspensionExpiry);
-    if state.is_none_or(|at| at < ready) {
+    let Some((_, likely_mark, likely_newest)) = clock.filter(|&(at, _, _)| at >= ready) else {
         return Err(Error::Usage(format!(
             "apply-orders for {date} needs trial-conversions, renewals and suspension-expiry of \
              {date} first: run `subsweep nightly --date {date}`"
         )));
-    }
+    };
     // Many events staged since the last run: the planner's statistics predate them (autovacuum
     // may not have come by yet), and with stale ones it scans the whole history for pending
     // events instead of following the mark. Such a big day reads its pending events on a
     // second connection (`store::reader`) when the runner names the database, not on Citus:
     // the statistics are then refreshed and committed there before intake is frozen (the
     // reader plans with them; an ANALYZE after the freeze would wait on the job's own lock).
+    let big = likely_newest - likely_mark.event > store::BULK_ROWS;
     let second = match (&ctx.database_url, ctx.config.database.citus) {
-        (Some(url), false) => second_connection(ctx.conn, url)?,
+        (Some(url), false) if big && reader::can_start(ctx.conn)? => second_connection(url),
         _ => None,
     };
     if second.is_some() {
@@ -84,23 +86,15 @@ pub fn run(ctx: &mut JobContext<'_>, date: NaiveDate) -> Result<JobOutcome> {
     Ok(outcome)
 }
 
-/// A second connection to `url` with the staged events' statistics refreshed, for a day with
-/// more than `BULK_ROWS` events staged since the mark (as far as can be told before the
-/// freeze); None for a smaller day, inside a savepoint, or when no connection can be had (the
-/// job then reads on its own, as a smaller day does).
-fn second_connection(conn: &mut PgConnection, url: &str) -> Result<Option<PgConnection>> {
-    let (mark, newest) = OrdersMark::read(conn)?;
-    if newest - mark.event <= store::BULK_ROWS || !reader::can_start(conn)? {
-        return Ok(None);
-    }
-    match events::pending_reader(url) {
-        Ok(second) => Ok(Some(second)),
-        Err(e) => {
+/// A second connection to `url` with the staged events' statistics refreshed, or None when it
+/// cannot be had (the job then reads on its own, as a smaller day does).
+fn second_connection(url: &str) -> Option<PgConnection> {
+    events::pending_reader(url)
+        .inspect_err(|e| {
             tracing::warn!(job = %JobName::ApplyOrders, error = %e,
                 "the pending events are read on the job's own connection");
-            Ok(None)
-        }
-    }
+        })
+        .ok()
 }
 
 /// Where the pending events come from: the job's own cursor, or a reader on a second

@@ -13,12 +13,7 @@ pub fn read(conn: &mut PgConnection) -> QueryResult<Option<Moment>> {
         .select((state_clock::through_date, state_clock::through_step))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(date, step)| {
-        Moment::new(
-            date,
-            Step::from_number(step).expect("through_step is 1..=4 by CHECK"),
-        )
-    }))
+    Ok(row.map(|(date, step)| moment(date, step)))
 }
 
 /// Locks the clock row for the rest of the transaction (state jobs serialize on it) and
@@ -29,12 +24,15 @@ pub fn read_for_update(conn: &mut PgConnection) -> QueryResult<Option<Moment>> {
         .for_update()
         .first(conn)
         .optional()?;
-    Ok(row.map(|(date, step)| {
-        Moment::new(
-            date,
-            Step::from_number(step).expect("through_step is 1..=4 by CHECK"),
-        )
-    }))
+    Ok(row.map(|(date, step)| moment(date, step)))
+}
+
+/// The moment a clock row's (through_date, through_step) say.
+pub(crate) fn moment(date: NaiveDate, step: i16) -> Moment {
+    Moment::new(
+        date,
+        Step::from_number(step).expect("through_step is 1..=4 by CHECK"),
+    )
 }
 
 /// Records that the state has been carried through `moment`.

@@ -8,6 +8,7 @@ use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 
 use super::catalog::{CustomerRow, CustomerSql};
+use super::clock;
 use super::cursor::{Cursor, Positional};
 use super::reader::Reader;
 use super::rejects::{NewReject, insert_rejects};
@@ -44,9 +45,49 @@ impl OrdersMark {
         Self::read(conn)
     }
 
-    /// The mark and the newest staged event id, as [`OrdersMark::freeze`] reads them but
-    /// without blocking intake: what a run is likely to find, before it freezes.
-    pub fn read(conn: &mut PgConnection) -> QueryResult<(OrdersMark, i64)> {
+    /// The state clock, locked as `store::clock::read_for_update` locks it, with the mark and
+    /// the newest staged event id as [`OrdersMark::freeze`] reads them but without blocking
+    /// intake (what the run is likely to find), in one statement: apply-orders' first
+    /// question. None when no state job ever ran.
+    pub fn clock_for_update(
+        conn: &mut PgConnection,
+    ) -> QueryResult<Option<(Moment, OrdersMark, i64)>> {
+        #[derive(QueryableByName)]
+        struct Clock {
+            #[diesel(sql_type = diesel::sql_types::Date)]
+            through_date: NaiveDate,
+            #[diesel(sql_type = diesel::sql_types::SmallInt)]
+            through_step: i16,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            event: i64,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+            date: Option<NaiveDate>,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            newest: i64,
+        }
+        let clock = diesel::sql_query(
+            "SELECT through_date, through_step, orders_event_mark AS event, \
+                    orders_date_mark AS date, \
+                    (SELECT coalesce(max(event_id), 0) FROM staged_events) AS newest \
+             FROM state_clock FOR UPDATE",
+        )
+        .get_result::<Clock>(conn)
+        .optional()?;
+        Ok(clock.map(|c| {
+            let mark = OrdersMark {
+                event: c.event,
+                date: c.date,
+            };
+            (
+                clock::moment(c.through_date, c.through_step),
+                mark,
+                c.newest,
+            )
+        }))
+    }
+
+    /// The mark and the newest staged event id, in one statement.
+    fn read(conn: &mut PgConnection) -> QueryResult<(OrdersMark, i64)> {
         #[derive(QueryableByName)]
         struct Frozen {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
