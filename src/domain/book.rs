@@ -421,11 +421,16 @@ impl Book {
                 fast.push((family, event));
             }
         }
-        let (late_fast, fast): (Vec<_>, Vec<_>) = fast
-            .into_iter()
-            .partition(|(f, _)| full_path.contains_key(f));
-        for (family, event) in late_fast {
-            full_path.entry(family).or_default().push(event);
+        // Events routed fast before their family turned out to need the full path join it
+        // (none when no family does: the common day, whose events are then not moved again).
+        if !full_path.is_empty() {
+            let (late_fast, still_fast): (Vec<_>, Vec<_>) = fast
+                .into_iter()
+                .partition(|(f, _)| full_path.contains_key(f));
+            for (family, event) in late_fast {
+                full_path.entry(family).or_default().push(event);
+            }
+            fast = still_fast;
         }
         let histories = full_path
             .keys()

@@ -13,6 +13,7 @@ use crate::domain::clock::{Moment, Step};
 use crate::domain::event::FamilyEvent;
 use crate::domain::needs::Needs;
 use crate::domain::reject::Reject;
+use crate::domain::vocabulary::Action;
 use crate::error::{Error, Result};
 use crate::store::cursor::Cursor;
 use crate::store::events::{self, NewApplied, OrdersMark, PendingEvent, RuleReject};
@@ -203,7 +204,11 @@ fn apply_pending(
                 event_id: a.event.event_id,
                 subscription_id: &a.subscription_id,
                 family_id: &a.family_id,
-                customer_id: subscriber(&book, &a.subscription_id),
+                // A purchase bought its subscription for the customer it names.
+                customer_id: match a.event.order.action {
+                    Action::Purchase => &a.event.order.customer_id,
+                    _ => subscriber(&book, &a.subscription_id),
+                },
                 applied_on: date,
                 retention_days: a.event.retention_days.map(|r| r as i32),
             })
