@@ -211,3 +211,46 @@ fn a_signal_while_the_job_waits_for_its_pending_reader_stops_it_at_once() {
         22_000
     );
 }
+
+#[test]
+fn a_big_day_killed_before_its_commit_is_finished_once_by_the_next_run() {
+    let env = two_big_days();
+    let _ = hold_second_day(&env);
+    let killed = env
+        .cli()
+        .args(["nightly", "--date", FIRST])
+        .env("SUBSWEEP_FAILPOINT", "apply-orders:before-commit")
+        .output()
+        .unwrap();
+    assert_eq!(killed.status.code(), None, "aborted like a kill -9");
+    for table in ["applied_events", "subscriptions", "charge_lines"] {
+        assert_eq!(
+            env.count(&format!("SELECT count(*) AS n FROM {table}")),
+            0,
+            "{table}: nothing of the killed run is kept"
+        );
+    }
+
+    env.ok(&["nightly", "--date", FIRST]);
+    assert_eq!(
+        env.ledger_status("apply-orders", FIRST).as_deref(),
+        Some("succeeded")
+    );
+    // Each staged event applied or rejected once, and each subscription charged once.
+    assert_eq!(
+        env.count(
+            "SELECT count(*) AS n FROM staged_events s WHERE \
+             (SELECT count(*) FROM applied_events a WHERE a.event_id = s.event_id) + \
+             (SELECT count(*) FROM rejected_rows r WHERE r.event_id = s.event_id) <> 1"
+        ),
+        0
+    );
+    assert_eq!(
+        env.count(
+            "SELECT count(*) AS n FROM (SELECT subscription_id, charge_type, start_date \
+             FROM charge_lines GROUP BY 1, 2, 3 HAVING count(*) > 1) twice"
+        ),
+        0
+    );
+    assert!(env.count("SELECT count(*) AS n FROM charge_lines") > 10_000);
+}
