@@ -164,14 +164,7 @@ fn a_failing_pending_reader_fails_the_job_and_the_next_run_finishes_it() {
         Some("succeeded")
     );
     // Every event staged for the day is now applied or rejected, once.
-    assert_eq!(
-        env.count(
-            "SELECT count(*) AS n FROM staged_events s WHERE \
-             (SELECT count(*) FROM applied_events a WHERE a.event_id = s.event_id) + \
-             (SELECT count(*) FROM rejected_rows r WHERE r.event_id = s.event_id) <> 1"
-        ),
-        0
-    );
+    assert_each_event_taken_once(&env);
     assert_eq!(env.count("SELECT count(*) AS n FROM staged_events"), 22_000);
 }
 
@@ -237,14 +230,7 @@ fn a_big_day_killed_before_its_commit_is_finished_once_by_the_next_run() {
         Some("succeeded")
     );
     // Each staged event applied or rejected once, and each subscription charged once.
-    assert_eq!(
-        env.count(
-            "SELECT count(*) AS n FROM staged_events s WHERE \
-             (SELECT count(*) FROM applied_events a WHERE a.event_id = s.event_id) + \
-             (SELECT count(*) FROM rejected_rows r WHERE r.event_id = s.event_id) <> 1"
-        ),
-        0
-    );
+    assert_each_event_taken_once(&env);
     assert_eq!(
         env.count(
             "SELECT count(*) AS n FROM (SELECT subscription_id, charge_type, start_date \
@@ -253,4 +239,17 @@ fn a_big_day_killed_before_its_commit_is_finished_once_by_the_next_run() {
         0
     );
     assert!(env.count("SELECT count(*) AS n FROM charge_lines") > 10_000);
+}
+
+/// Every staged event is either applied or rejected, once.
+fn assert_each_event_taken_once(env: &TestEnv) {
+    assert_eq!(
+        env.count(
+            "SELECT count(*) AS n FROM staged_events s WHERE \
+             (SELECT count(*) FROM applied_events a WHERE a.event_id = s.event_id) + \
+             (SELECT count(*) FROM rejected_rows r WHERE r.event_id = s.event_id) <> 1"
+        ),
+        0,
+        "each staged event applied or rejected once"
+    );
 }

@@ -28,6 +28,16 @@ pub fn family_event(row: StagedRow) -> FamilyEvent {
     }
 }
 
+/// The mark and the newest staged event id, as one row ([`OrdersMark::freeze`] and
+/// [`OrdersMark::clock_for_update`] read them).
+#[derive(QueryableByName)]
+struct Frozen {
+    #[diesel(embed)]
+    mark: OrdersMark,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    newest: i64,
+}
+
 /// How far apply-orders has taken the staged events (see `state_clock.orders_*_mark`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
 pub struct OrdersMark {
@@ -58,12 +68,8 @@ impl OrdersMark {
             through_date: NaiveDate,
             #[diesel(sql_type = diesel::sql_types::SmallInt)]
             through_step: i16,
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            event: i64,
-            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
-            date: Option<NaiveDate>,
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            newest: i64,
+            #[diesel(embed)]
+            frozen: Frozen,
         }
         let clock = diesel::sql_query(
             "SELECT through_date, through_step, orders_event_mark AS event, \
@@ -74,40 +80,20 @@ impl OrdersMark {
         .get_result::<Clock>(conn)
         .optional()?;
         Ok(clock.map(|c| {
-            let mark = OrdersMark {
-                event: c.event,
-                date: c.date,
-            };
-            (
-                clock::moment(c.through_date, c.through_step),
-                mark,
-                c.newest,
-            )
+            let at = clock::moment(c.through_date, c.through_step);
+            (at, c.frozen.mark, c.frozen.newest)
         }))
     }
 
     /// The mark and the newest staged event id, in one statement.
     fn read(conn: &mut PgConnection) -> QueryResult<(OrdersMark, i64)> {
-        #[derive(QueryableByName)]
-        struct Frozen {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            event: i64,
-            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
-            date: Option<NaiveDate>,
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            newest: i64,
-        }
         let frozen = diesel::sql_query(
             "SELECT coalesce((SELECT orders_event_mark FROM state_clock), 0) AS event, \
                     (SELECT orders_date_mark FROM state_clock) AS date, \
                     (SELECT coalesce(max(event_id), 0) FROM staged_events) AS newest",
         )
         .get_result::<Frozen>(conn)?;
-        let mark = OrdersMark {
-            event: frozen.event,
-            date: frozen.date,
-        };
-        Ok((mark, frozen.newest))
+        Ok((frozen.mark, frozen.newest))
     }
 
     /// The mark after apply-orders of `date` took every event up to `newest`: moved only by a
