@@ -133,17 +133,11 @@ fn the_rollover_read_on_a_second_connection_or_without_one_gives_what_one_connec
 fn a_failing_reader_fails_the_job_and_the_next_run_finishes_it() {
     let env = before_rollover();
     let before = env.count("SELECT count(*) AS n FROM charge_lines");
-    let failed = env
-        .cli()
-        .args(["nightly", "--date", ROLLOVER])
-        .env("SUBSWEEP_FAILPOINT", "due-reader:fail")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&failed.stderr);
+    let (code, err) =
+        common::run_at_failpoint(&env, &["nightly", "--date", ROLLOVER], "due-reader:fail");
     assert!(
-        failed.status.code().is_some_and(|c| c != 0),
-        "an error, not a crash nor a success: {:?} {err}",
-        failed.status
+        code.is_some_and(|c| c != 0),
+        "an error, not a crash nor a success: {code:?} {err}"
     );
     assert!(
         err.contains("due-reader:fail"),
@@ -157,10 +151,7 @@ fn a_failing_reader_fails_the_job_and_the_next_run_finishes_it() {
     let after_failure = env.count("SELECT count(*) AS n FROM charge_lines");
     assert!(after_failure - before < 1000, "{before} → {after_failure}");
     assert_eq!(
-        env.count(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
-             AND pid <> pg_backend_pid()"
-        ),
+        common::other_sessions(&env),
         0,
         "no session of the failed run is left"
     );

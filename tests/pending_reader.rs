@@ -116,17 +116,11 @@ fn big_days_read_on_a_second_connection_or_without_one_give_what_one_connection_
 fn a_failing_pending_reader_fails_the_job_and_the_next_run_finishes_it() {
     let env = two_big_days();
     let _ = hold_second_day(&env);
-    let failed = env
-        .cli()
-        .args(["nightly", "--date", FIRST])
-        .env("SUBSWEEP_FAILPOINT", "pending-reader:fail")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&failed.stderr);
+    let (code, err) =
+        common::run_at_failpoint(&env, &["nightly", "--date", FIRST], "pending-reader:fail");
     assert!(
-        failed.status.code().is_some_and(|c| c != 0),
-        "an error, not a crash nor a success: {:?} {err}",
-        failed.status
+        code.is_some_and(|c| c != 0),
+        "an error, not a crash nor a success: {code:?} {err}"
     );
     assert!(
         err.contains("pending-reader:fail"),
@@ -150,10 +144,7 @@ fn a_failing_pending_reader_fails_the_job_and_the_next_run_finishes_it() {
         );
     }
     assert_eq!(
-        env.count(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
-             AND pid <> pg_backend_pid()"
-        ),
+        common::other_sessions(&env),
         0,
         "no session of the failed run is left"
     );
@@ -209,13 +200,12 @@ fn a_signal_while_the_job_waits_for_its_pending_reader_stops_it_at_once() {
 fn a_big_day_killed_before_its_commit_is_finished_once_by_the_next_run() {
     let env = two_big_days();
     let _ = hold_second_day(&env);
-    let killed = env
-        .cli()
-        .args(["nightly", "--date", FIRST])
-        .env("SUBSWEEP_FAILPOINT", "apply-orders:before-commit")
-        .output()
-        .unwrap();
-    assert_eq!(killed.status.code(), None, "aborted like a kill -9");
+    let (code, _) = common::run_at_failpoint(
+        &env,
+        &["nightly", "--date", FIRST],
+        "apply-orders:before-commit",
+    );
+    assert_eq!(code, None, "aborted like a kill -9");
     for table in ["applied_events", "subscriptions", "charge_lines"] {
         assert_eq!(
             env.count(&format!("SELECT count(*) AS n FROM {table}")),

@@ -542,3 +542,29 @@ pub fn spawn_paused(env: &TestEnv, args: &[&str], failpoint: &str) -> std::proce
     std::thread::spawn(move || for _ in rx {});
     child
 }
+
+/// `args` run by the binary with `failpoint` armed: its exit code (None when it aborted, as a
+/// kill -9 would) and its standard error.
+#[allow(dead_code)]
+pub fn run_at_failpoint(env: &TestEnv, args: &[&str], failpoint: &str) -> (Option<i32>, String) {
+    let output = env
+        .cli()
+        .args(args)
+        .env("SUBSWEEP_FAILPOINT", failpoint)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// How many sessions besides the caller's are connected to the test database (a run that
+/// ended must leave none).
+#[allow(dead_code)]
+pub fn other_sessions(env: &TestEnv) -> i64 {
+    env.count(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+         AND pid <> pg_backend_pid()",
+    )
+}
